@@ -1,0 +1,52 @@
+# kassa developer tasks. Everything runs from the .venv virtualenv, which is (re)installed
+# only when pyproject.toml changes (stamp file .venv/.installed).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k foo -x"
+PYTEST_ARGS ?=
+
+# `make run` listens on 127.0.0.1:8000 unless KASSA_HOST / KASSA_PORT say otherwise; all other
+# KASSA_* settings (KASSA_DATABASE_URL, ...) are passed through from the environment.
+KASSA_HOST ?= 127.0.0.1
+KASSA_PORT ?= 8000
+export KASSA_HOST KASSA_PORT
+
+LINT_PATHS := src tests bench
+
+.PHONY: venv run test check fmt bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+run: venv
+	$(BIN)/kassa migrate
+	$(BIN)/kassa apikey ensure-dev
+	exec $(BIN)/kassa serve
+
+# SQLite run, then PostgreSQL run against a throwaway server; see scripts/test.sh.
+test: venv
+	VENV=$(VENV) bash scripts/test.sh $(PYTEST_ARGS)
+
+check: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy src tests
+
+fmt: venv
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+bench: venv
+	bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

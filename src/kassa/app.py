@@ -1,0 +1,204 @@
+"""The ASGI application: routers, the error handler, health, metrics and the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import idempotency
+from kassa.config import Settings
+from kassa.db import migrate
+from kassa.db.engine import Database
+from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
+from kassa.metrics import REGISTRY
+from kassa.middleware import KassaMiddleware, request_id_of
+from kassa.openapi import build_openapi, responses_doc
+from kassa.orders.routes import router as orders_router
+from kassa.state import AppState
+
+log = logging.getLogger("kassa")
+
+PURGE_INTERVAL_S = 600
+
+
+def error_response(exc: KassaError, request_id: str) -> Response:
+    body = exc.body()
+    body["requestId"] = request_id
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=exc.status,
+        media_type="application/json",
+        headers=exc.headers or None,
+    )
+
+
+async def _kassa_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KassaError)
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.message, extra={"code": exc.code})
+    return error_response(exc, request_id_of(request.scope))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    rid = request_id_of(request.scope)
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed(headers=dict(exc.headers or {})), rid)
+    if exc.status_code == 404:
+        return error_response(RouteNotFound(), rid)
+    err = KassaError(str(exc.detail))
+    err.status, err.code = exc.status_code, "invalid-request" if exc.status_code < 500 else err.code
+    return error_response(err, rid)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        field_error("/" + "/".join(str(p) for p in e["loc"][1:]), str(e["msg"]))
+        for e in exc.errors()
+    ]
+    from kassa.errors import InvalidRequest
+
+    return error_response(
+        InvalidRequest("Invalid request.", errors=errors), request_id_of(request.scope)
+    )
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def _ready_checks(state: AppState) -> dict[str, str]:
+    checks = {"database": "failed", "migrations": "failed"}
+    try:
+        async with asyncio.timeout(2):
+            async with state.db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            if state.migrated or await migrate.is_current(state.db):
+                state.migrated = True
+                checks["migrations"] = "ok"
+    except Exception:  # readiness reports failure, it never raises
+        log.warning("readiness check failed", exc_info=True)
+    return checks
+
+
+def _ops_routes(app: FastAPI, prefix: str) -> None:
+    async def live() -> Response:
+        return _json({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        state: AppState = request.app.state.kassa
+        checks = await _ready_checks(state)
+        if state.shutting_down or any(v != "ok" for v in checks.values()):
+            return _json(
+                {
+                    "status": "unavailable",
+                    "checks": checks,
+                    "code": "service-unavailable",
+                    "message": "shutting down"
+                    if state.shutting_down
+                    else "database or migrations not ready",
+                },
+                503,
+            )
+        return _json({"status": "ok", "checks": checks})
+
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    bases = [""] if not prefix else ["", prefix]
+    for base in bases:
+        include = base == (prefix or "")
+        app.add_api_route(
+            base + "/health/live",
+            live,
+            methods=["GET"],
+            operation_id="HealthLive" if include else None,
+            include_in_schema=include,
+            responses=responses_doc(200, "HealthStatus"),
+        )
+        app.add_api_route(
+            base + "/health/ready",
+            ready,
+            methods=["GET"],
+            operation_id="HealthReady" if include else None,
+            include_in_schema=include,
+            responses=responses_doc(200, "HealthStatus"),
+        )
+        app.add_api_route(
+            base + "/metrics",
+            metrics,
+            methods=["GET"],
+            operation_id="Metrics" if include else None,
+            include_in_schema=include,
+        )
+
+
+async def _purge_loop(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_S)
+        try:
+            await idempotency.purge_expired(state.db)
+        except Exception:
+            log.warning("idempotency purge failed", exc_info=True)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the application. ``db`` lets tests share one database handle across apps."""
+    settings = settings or Settings.from_env()
+    prefix = settings.path_prefix
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.kassa
+        if state.settings.is_sqlite:
+            await migrate.upgrade(state.db)
+            state.migrated = True
+        purge = asyncio.create_task(_purge_loop(state))
+        try:
+            yield
+        finally:
+            state.shutting_down = True
+            purge.cancel()
+            if db is None:
+                await state.db.dispose()
+
+    app = FastAPI(
+        title="kassa",
+        lifespan=lifespan,
+        docs_url=f"{prefix}/docs",
+        openapi_url=f"{prefix}/openapi.json",
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.kassa = AppState(settings=settings, db=db or Database(settings.database_url))
+    app.include_router(orders_router, prefix=prefix)
+    _ops_routes(app, prefix)
+    app.add_exception_handler(KassaError, _kassa_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(KassaMiddleware, access_log=settings.access_log)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (``kassa serve`` with several workers)."""
+    from kassa import logs
+
+    settings = Settings.from_env()
+    logs.setup(settings.log_level)
+    return create_app(settings)

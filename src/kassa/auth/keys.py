@@ -1,0 +1,178 @@
+"""API key storage and lookup. Keys are never stored, only their SHA-256 hex digest.
+
+Lookups are not cached, so a revocation takes effect on the next request (api §1.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kassa.db.engine import Database
+from kassa.db.tables import api_keys
+from kassa.errors import Forbidden, InvalidRequest, MissingHeader, Unauthorized
+from kassa.timeutil import fmt, now
+
+KEY_PREFIX = "kassa_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    merchant: str
+    channels: tuple[str, ...] | None  # None: every channel
+    adapter_id: str | None
+    created: str
+    revoked: str | None
+
+    def allows(self, merchant: str, channel: str | None) -> bool:
+        if merchant != self.merchant:
+            return False
+        return channel is None or self.channels is None or channel in self.channels
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, for which tenant."""
+
+    key_name: str
+    merchant: str
+    channel: str
+    key_channels: tuple[str, ...] | None
+    adapter_header: str | None  # x-adapterid as sent
+    actor_adapter: str | None  # x-adapterid, else the key's adapterId
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _row_to_key(row: object) -> ApiKey:
+    channels = getattr(row, "channels", None)
+    return ApiKey(
+        name=row.name,  # type: ignore[attr-defined]
+        merchant=row.merchant,  # type: ignore[attr-defined]
+        channels=tuple(orjson.loads(channels)) if channels else None,
+        adapter_id=row.adapter_id,  # type: ignore[attr-defined]
+        created=row.created,  # type: ignore[attr-defined]
+        revoked=row.revoked,  # type: ignore[attr-defined]
+    )
+
+
+async def create_key(
+    db: Database,
+    *,
+    merchant: str,
+    channels: list[str] | None = None,
+    name: str | None = None,
+    adapter_id: str | None = None,
+) -> tuple[str, ApiKey]:
+    if not merchant:
+        raise InvalidRequest("merchant must not be empty")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    name = name or f"{merchant}-{secrets.token_hex(4)}"
+    created = fmt(now())
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                insert(api_keys).values(
+                    name=name,
+                    key_hash=hash_key(key),
+                    merchant=merchant,
+                    channels=orjson.dumps(channels).decode() if channels else None,
+                    adapter_id=adapter_id,
+                    created=created,
+                )
+            )
+    except IntegrityError as exc:
+        raise InvalidRequest(f"An API key named {name!r} already exists.") from exc
+    return key, ApiKey(
+        name, merchant, tuple(channels) if channels else None, adapter_id, created, None
+    )
+
+
+async def list_keys(db: Database) -> list[ApiKey]:
+    async with db.read() as conn:
+        rows = (await conn.execute(select(api_keys).order_by(api_keys.c.id))).all()
+    return [_row_to_key(row) for row in rows]
+
+
+async def revoke_key(db: Database, name: str) -> bool:
+    async with db.write() as conn:
+        result = await conn.execute(
+            update(api_keys)
+            .where(api_keys.c.name == name, api_keys.c.revoked.is_(None))
+            .values(revoked=fmt(now()))
+        )
+    return bool(result.rowcount)
+
+
+async def key_is_valid(db: Database, key: str) -> bool:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                select(api_keys.c.revoked).where(api_keys.c.key_hash == hash_key(key))
+            )
+        ).first()
+    return row is not None and row.revoked is None
+
+
+_LOOKUP = select(
+    api_keys.c.name,
+    api_keys.c.merchant,
+    api_keys.c.channels,
+    api_keys.c.adapter_id,
+    api_keys.c.created,
+    api_keys.c.revoked,
+)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    value = authorization.strip()
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
+
+
+async def authenticate(
+    db: Database,
+    *,
+    authorization: str | None,
+    merchant: str | None,
+    channel: str | None,
+    adapter: str | None,
+    channel_required: bool = True,
+) -> Principal:
+    """Resolve the caller, in the error precedence of api §1.9: 401, then 400, then 403."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("Missing API key (Authorization header).")
+    async with db.read() as conn:
+        row = (await conn.execute(_LOOKUP.where(api_keys.c.key_hash == hash_key(token)))).first()
+    if row is None or row.revoked is not None:
+        raise Unauthorized()
+    key = _row_to_key(row)
+    if not merchant or len(merchant) > 128:
+        raise MissingHeader("The x-merchant header is required (1-128 characters).")
+    if channel_required and (not channel or len(channel) > 128):
+        raise MissingHeader("The x-channel header is required (1-128 characters).")
+    if not key.allows(merchant, channel if channel_required else None):
+        raise Forbidden()
+    if adapter is not None and len(adapter) > 128:
+        raise InvalidRequest("x-adapterid must be at most 128 characters.")
+    return Principal(
+        key_name=key.name,
+        merchant=merchant,
+        channel=channel or "",
+        key_channels=key.channels,
+        adapter_header=adapter or None,
+        actor_adapter=adapter or key.adapter_id,
+    )

@@ -1,0 +1,178 @@
+"""The ``kassa`` command: serve, migrate, apikey."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from kassa.config import Settings
+from kassa.db.engine import Database
+
+T = TypeVar("T")
+
+app = typer.Typer(help="kassa: checkout order management.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (overrides KASSA_DATABASE_URL)."),
+]
+
+
+def _settings(database: str | None) -> Settings:
+    return Settings.from_env(database_url=database)
+
+
+def _run(database: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(_settings(database).database_url, pool_size=1)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def migrate(database: DatabaseOpt = None) -> None:
+    """Bring the database schema to the latest revision (idempotent)."""
+    from kassa.db import migrate as migrations
+
+    _run(database, migrations.upgrade)
+    typer.echo("database is at the latest revision")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    database: DatabaseOpt = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the API. SQLite databases are created and migrated on start."""
+    import uvicorn
+
+    from kassa import logs
+
+    settings = Settings.from_env(database_url=database, host=host, port=port, workers=workers)
+    # worker processes read their settings from the environment
+    os.environ["KASSA_DATABASE_URL"] = settings.database_url
+    logs.setup(settings.log_level)
+    if settings.is_sqlite:
+        from kassa.db import migrate as migrations
+
+        _run(settings.database_url, migrations.upgrade)
+    uvicorn.run(
+        "kassa.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    merchant: Annotated[str, typer.Option(help="Merchant the key acts for.")],
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Channel (repeatable); all channels when omitted.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Unique key name.")] = None,
+    adapter_id: Annotated[str | None, typer.Option(help="Adapter id recorded as actor.")] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an API key; the key is printed alone on the last line, once."""
+    from kassa.auth import keys
+
+    async def work(db: Database) -> tuple[str, keys.ApiKey]:
+        return await keys.create_key(
+            db,
+            merchant=merchant,
+            channels=channel or None,
+            name=name,
+            adapter_id=adapter_id,
+        )
+
+    key, info = _run(database, work)
+    channels = ",".join(info.channels) if info.channels else "*"
+    typer.echo(f"created key {info.name!r} for merchant {info.merchant!r}, channels {channels}")
+    typer.echo(key)
+
+
+@apikey_app.command("list")
+def apikey_list(database: DatabaseOpt = None) -> None:
+    """List keys (never the key itself)."""
+    from kassa.auth import keys
+
+    found = _run(database, keys.list_keys)
+    typer.echo("name\tmerchant\tchannels\tadapterId\tcreated\trevoked")
+    for key in found:
+        channels = ",".join(key.channels) if key.channels else "*"
+        typer.echo(
+            f"{key.name}\t{key.merchant}\t{channels}\t{key.adapter_id or '-'}\t"
+            f"{key.created}\t{key.revoked or '-'}"
+        )
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str, database: DatabaseOpt = None) -> None:
+    """Revoke the key called NAME; it stops working on the next request."""
+    from kassa.auth import keys
+
+    async def work(db: Database) -> bool:
+        return await keys.revoke_key(db, name)
+
+    if not _run(database, work):
+        typer.echo(f"no active key named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {name!r}")
+
+
+@apikey_app.command("ensure-dev")
+def apikey_ensure_dev(
+    key_file: Annotated[Path, typer.Option(help="Where the development key is kept.")] = Path(
+        ".kassa-dev-key"
+    ),
+    database: DatabaseOpt = None,
+) -> None:
+    """Print a working development key for merchant demo / channel demo, creating it if needed."""
+    from kassa.auth import keys
+
+    async def work(db: Database) -> str:
+        if key_file.exists():
+            existing = key_file.read_text().strip()
+            if existing and await keys.key_is_valid(db, existing):
+                return existing
+        key, _ = await keys.create_key(
+            db,
+            merchant="demo",
+            channels=["demo"],
+            name=f"dev-{os.urandom(3).hex()}",
+        )
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        return key
+
+    key = _run(database, work)
+    typer.echo("development API key for merchant 'demo', channel 'demo':")
+    typer.echo(
+        "  curl -H 'Authorization: Bearer KEY' -H 'x-merchant: demo' -H 'x-channel: demo' "
+        "http://127.0.0.1:8000/api/v0/checkout/orders"
+    )
+    typer.echo(str(key))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,125 @@
+"""The tables. Only repositories import this module.
+
+``orders`` holds each order as one JSON document plus a version; the other columns are copies of
+document fields kept in step on every write so that listing and filtering are index lookups.
+Money columns are split into whole units and millionths (two integers) so that sums and sorts
+are exact on both databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+KEY = 512  # indexed copies of free-text fields are cut to this many characters
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("merchant", String(128), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created", String(24), nullable=False),
+    Column("reference", String(KEY)),
+    Column("cart_reference", String(KEY)),
+    Column("country", String(8)),
+    Column("billing_country", String(8)),
+    Column("shipping_country", String(8)),
+    Column("billing_email", String(KEY)),
+    Column("shipping_email", String(KEY)),
+    Column("billing_given", String(KEY)),
+    Column("billing_family", String(KEY)),
+    Column("billing_name", String(KEY)),
+    Column("shipping_given", String(KEY)),
+    Column("shipping_family", String(KEY)),
+    Column("shipping_name", String(KEY)),
+    Column("billing_phone", String(KEY)),
+    Column("shipping_phone", String(KEY)),
+    Column("cart_total_units", BigInteger, nullable=False),
+    Column("cart_total_micros", Integer, nullable=False),
+    Column("total_units", BigInteger, nullable=False),
+    Column("total_micros", Integer, nullable=False),
+    Column("search", Text, nullable=False),
+)
+
+_TENANT = ("merchant", "channel")
+for _name, _cols in {
+    "created": ("created", "id"),
+    "status": ("status", "created"),
+    "reference": ("reference",),
+    "cart_reference": ("cart_reference",),
+    "country": ("country",),
+    "billing_country": ("billing_country",),
+    "shipping_country": ("shipping_country",),
+    "billing_email": ("billing_email",),
+    "shipping_email": ("shipping_email",),
+    "billing_given": ("billing_given",),
+    "billing_family": ("billing_family",),
+    "billing_name": ("billing_name",),
+    "shipping_given": ("shipping_given",),
+    "shipping_family": ("shipping_family",),
+    "shipping_name": ("shipping_name",),
+    "billing_phone": ("billing_phone",),
+    "shipping_phone": ("shipping_phone",),
+    "cart_total": ("cart_total_units", "cart_total_micros"),
+}.items():
+    Index(f"ix_orders_{_name}", *_TENANT, *_cols)
+
+order_payments = Table(
+    "order_payments",
+    metadata,
+    Column("order_id", String(32), primary_key=True),
+    Column("payment_id", String(32), primary_key=True),
+)
+Index("ix_order_payments_payment", order_payments.c.payment_id)
+
+history = Table(
+    "history",
+    metadata,
+    Column("order_id", String(32), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("entry", Text, nullable=False),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("merchant", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # in-flight | done
+    Column("started_at", BigInteger, nullable=False),  # Unix ms
+    Column("expires_at", BigInteger, nullable=False),  # Unix ms
+    Column("status", Integer),
+    Column("headers", Text),
+    Column("body", LargeBinary),
+)
+Index("ix_idempotency_expires", idempotency.c.expires_at)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("merchant", String(128), nullable=False),
+    Column("channels", Text),  # JSON list; NULL = every channel
+    Column("adapter_id", String(128)),
+    Column("created", String(24), nullable=False),
+    Column("revoked", String(24)),
+)

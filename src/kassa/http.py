@@ -1,0 +1,191 @@
+"""The request side of every route: body limits, auth, headers, JSON, idempotency, validation.
+
+``start`` runs the checks of api §1.9 in their precedence order (413, 401, 400 missing-header,
+403, 415 / malformed JSON / bad key, idempotency) and returns a ``Call``; ``validate`` maps
+pydantic errors to ``invalid-request`` / ``invalid-amount`` with JSON-Pointer paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import idempotency, jsonutil
+from kassa.auth.keys import Principal, authenticate
+from kassa.errors import (
+    InvalidAmount,
+    InvalidRequest,
+    KassaError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    field_error,
+)
+from kassa.idempotency import ABSENT, Claim, Outcome
+from kassa.metrics import IDEMPOTENT_REPLAYS
+from kassa.state import AppState
+
+MAX_BODY = 1024 * 1024
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Call:
+    """One authenticated API request after the generic checks."""
+
+    request: Request
+    app: AppState
+    principal: Principal
+    body: Any  # parsed JSON, or ABSENT
+    claim: Claim | None
+    operation: str
+
+    @property
+    def request_id(self) -> str:
+        return str(self.request.scope["state"]["request_id"])
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.kassa
+    return state
+
+
+async def _read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise PayloadTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def start(
+    request: Request,
+    operation: str,
+    *,
+    body: bool = False,
+    write: bool = False,
+    channel_required: bool = True,
+) -> Call | Response:
+    """Run the generic checks; return a ``Call``, or the replayed ``Response`` of a known key."""
+    state = app_state(request)
+    raw = await _read_body(request) if (body or write) else b""
+    headers = request.headers
+    principal = await authenticate(
+        state.db,
+        authorization=headers.get("authorization"),
+        merchant=headers.get("x-merchant"),
+        channel=headers.get("x-channel"),
+        adapter=headers.get("x-adapterid"),
+        channel_required=channel_required,
+    )
+    parsed: Any = ABSENT
+    if body and raw.strip():
+        if not _is_json(headers.get("content-type")):
+            raise UnsupportedMediaType()
+        try:
+            parsed = jsonutil.parse_body(raw)
+        except jsonutil.JSONError as exc:
+            raise InvalidRequest(f"The body is not valid JSON: {exc}") from exc
+    claim: Claim | None = None
+    key = headers.get("idempotency-key") if write else None
+    if key is not None:
+        idempotency.check_key(key)
+        path = request.url.path[len(state.settings.path_prefix) :]
+        fp = idempotency.fingerprint(
+            request.method, path, principal.channel, principal.adapter_header, parsed
+        )
+        result = await idempotency.claim(state.db, principal.merchant, key, fp)
+        if isinstance(result, Outcome):
+            IDEMPOTENT_REPLAYS.inc()
+            headers_out = {**result.headers, "Idempotent-Replayed": "true"}
+            return Response(result.body, status_code=result.status, headers=headers_out)
+        claim = result
+    return Call(request, state, principal, parsed, claim, operation)
+
+
+async def run(call: Call | Response, handler: Callable[[Call], Awaitable[Outcome]]) -> Response:
+    """Run a write handler; a failure releases the idempotency key so a retry runs afresh."""
+    if isinstance(call, Response):
+        return call
+    try:
+        outcome = await handler(call)
+    except BaseException:
+        await idempotency.release(call.app.db, call.claim)
+        raise
+    return Response(outcome.body, status_code=outcome.status, headers=outcome.headers)
+
+
+def _pointer(loc: tuple[int | str, ...], base: str) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+    # pydantic names union/function branches in loc; drop the noise it adds
+    parts = [p for p in parts if not p.startswith("function-") and p not in {"[key]"}]
+    return base + "".join("/" + p for p in parts)
+
+
+def _errors(exc: ValidationError, base: str) -> tuple[bool, list[dict[str, Any]]]:
+    errors = []
+    amounts_only = True
+    for err in exc.errors(include_url=False, include_input=False):
+        if err["type"] != "invalid_amount":
+            amounts_only = False
+        message = err["msg"]
+        if err["type"] == "missing":
+            message = "Field required"
+        errors.append(field_error(_pointer(tuple(err["loc"]), base), message))
+    return amounts_only, errors
+
+
+def validation_error(exc: ValidationError, base: str = "") -> KassaError:
+    amounts_only, errors = _errors(exc, base)
+    first = errors[0]
+    text = f"{first['path'] or '/'}: {first['message']}"
+    if amounts_only:
+        return InvalidAmount(f"Invalid amount at {text}", errors=errors)
+    return InvalidRequest(f"Invalid request body at {text}", errors=errors)
+
+
+def validate(model: type[M], data: Any) -> M:
+    if data is ABSENT:
+        raise InvalidRequest(
+            "A JSON body is required.", errors=[field_error("", "body is required")]
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def validate_as(adapter: TypeAdapter[Any], data: Any) -> Any:
+    if data is ABSENT:
+        raise InvalidRequest(
+            "A JSON body is required.", errors=[field_error("", "body is required")]
+        )
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        jsonutil.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )

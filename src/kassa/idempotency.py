@@ -1,0 +1,148 @@
+"""Idempotency keys (api §1.10, semantics §9).
+
+A request with ``Idempotency-Key`` first claims the key with an in-flight marker in its own short
+transaction. The final record is written by the write itself, in the same transaction as the
+change it reports (``complete``); a non-2xx outcome deletes the marker (``release``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa import jsonutil
+from kassa.db.engine import Database
+from kassa.db.tables import idempotency
+from kassa.errors import IdempotencyKeyInFlight, IdempotencyKeyReuse, InvalidRequest
+
+IN_FLIGHT_TTL_MS = 5 * 60 * 1000
+RECORDED_HEADERS = ("content-type", "location", "etag")
+
+
+@dataclass
+class Outcome:
+    """A successful response, as sent and as recorded for replays."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claim:
+    merchant: str
+    key: str
+    fingerprint: str
+
+
+def check_key(value: str) -> str:
+    if not 1 <= len(value) <= 255 or any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
+            errors=[{"path": "header:Idempotency-Key", "message": "invalid value"}],
+        )
+    return value
+
+
+def fingerprint(method: str, path: str, channel: str, adapter: str | None, body: Any) -> str:
+    digest = hashlib.sha256()
+    for part in (method, path, channel, adapter or ""):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    if body is not _ABSENT:
+        digest.update(jsonutil.canonical(body))
+    return digest.hexdigest()
+
+
+class _Absent:
+    pass
+
+
+_ABSENT: Any = _Absent()
+ABSENT = _ABSENT
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outcome:
+    """Claim ``key`` for a new execution, or return the recorded outcome to replay."""
+    now_ms = _now_ms()
+    marker = {
+        "merchant": merchant,
+        "key": key,
+        "fingerprint": fp,
+        "state": "in-flight",
+        "started_at": now_ms,
+        "expires_at": now_ms + IN_FLIGHT_TTL_MS,
+        "status": None,
+        "headers": None,
+        "body": None,
+    }
+    where = (idempotency.c.merchant == merchant, idempotency.c.key == key)
+    for _ in range(3):
+        async with db.write() as conn:
+            row = (await conn.execute(select(idempotency).where(*where))).first()
+            if row is None:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(insert(idempotency).values(**marker))
+                except IntegrityError:
+                    continue
+                return Claim(merchant, key, fp)
+            if row.expires_at <= now_ms:
+                await conn.execute(update(idempotency).where(*where).values(**marker))
+                return Claim(merchant, key, fp)
+            if row.fingerprint != fp:
+                raise IdempotencyKeyReuse()
+            if row.state != "done":
+                raise IdempotencyKeyInFlight()
+            return Outcome(row.status, row.body or b"", orjson.loads(row.headers or "{}"))
+    raise IdempotencyKeyInFlight()
+
+
+async def complete(
+    conn: AsyncConnection, claim_: Claim | None, outcome: Outcome, retention_s: float
+) -> None:
+    """Turn the marker into the final record, inside the caller's write transaction."""
+    if claim_ is None:
+        return
+    headers = {k: v for k, v in outcome.headers.items() if k.lower() in RECORDED_HEADERS}
+    await conn.execute(
+        update(idempotency)
+        .where(idempotency.c.merchant == claim_.merchant, idempotency.c.key == claim_.key)
+        .values(
+            state="done",
+            status=outcome.status,
+            headers=orjson.dumps(headers).decode(),
+            body=outcome.body,
+            expires_at=_now_ms() + int(retention_s * 1000),
+        )
+    )
+
+
+async def release(db: Database, claim_: Claim | None) -> None:
+    if claim_ is None:
+        return
+    async with db.write() as conn:
+        await conn.execute(
+            delete(idempotency).where(
+                idempotency.c.merchant == claim_.merchant,
+                idempotency.c.key == claim_.key,
+                idempotency.c.state == "in-flight",
+            )
+        )
+
+
+async def purge_expired(db: Database) -> int:
+    async with db.write() as conn:
+        result = await conn.execute(delete(idempotency).where(idempotency.c.expires_at < _now_ms()))
+    return int(result.rowcount or 0)

@@ -1,0 +1,115 @@
+"""JSON text in and out, numbers exact.
+
+Request bodies are parsed with every fraction as ``Decimal`` (never ``float``); ``NaN`` and
+``Infinity`` are refused; nesting deeper than 64 is refused. Output goes through orjson, with
+``Decimal`` written in the canonical form of api §1.7 (no exponent, no trailing zeros, ``-0`` as
+``0``).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+MAX_DEPTH = 64
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class JSONError(ValueError):
+    """The text is not acceptable JSON."""
+
+
+def _no_constants(name: str) -> Any:
+    raise JSONError(f"{name} is not a JSON number")
+
+
+_decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)
+
+
+def canonical_decimal(value: Decimal) -> str:
+    if value.is_zero():
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise TypeError("non-finite number")
+        return orjson.Fragment(canonical_decimal(value).encode())
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _widen_big_ints(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return Decimal(value) if not _INT64_MIN <= value <= _INT64_MAX else value
+    if isinstance(value, dict):
+        return {k: _widen_big_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_widen_big_ints(v) for v in value]
+    return value
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    option = orjson.OPT_SORT_KEYS if sort_keys else 0
+    try:
+        return orjson.dumps(value, default=_default, option=option)
+    except orjson.JSONEncodeError:
+        # Integers beyond 64 bits are legal JSON; orjson refuses them, so write them as decimals.
+        return orjson.dumps(_widen_big_ints(value), default=_default, option=option)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse trusted JSON (stored documents) with exact decimals."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    return _decoder.decode(text)
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                raise JSONError(f"JSON nesting deeper than {limit}")
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            if depth > limit:
+                raise JSONError(f"JSON nesting deeper than {limit}")
+            stack.extend((v, depth + 1) for v in item)
+
+
+def parse_body(raw: bytes) -> Any:
+    """Parse a request body; raise ``JSONError`` with a readable message when it is not JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONError("the body is not UTF-8") from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        value = _decoder.decode(text)
+    except RecursionError as exc:
+        raise JSONError(f"JSON nesting deeper than {MAX_DEPTH}") from exc
+    except json.JSONDecodeError as exc:
+        raise JSONError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    check_depth(value)
+    return value
+
+
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no whitespace, canonical numbers: equal JSON values give equal bytes."""
+    return dumps(value, sort_keys=True)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    return a is b or canonical(a) == canonical(b)

@@ -1,0 +1,304 @@
+"""The only module that knows the order tables: documents, index columns, history, listing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from kassa import money
+from kassa.db.tables import KEY, history, order_payments, orders
+
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class StoredOrder:
+    doc: str
+    version: int
+    meta: str
+
+
+def _key(value: Any, *, lower: bool = True) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return (value.lower() if lower else value)[:KEY]
+
+
+def _full_name(address: dict[str, Any]) -> str | None:
+    given, family = address.get("givenName"), address.get("familyName")
+    if isinstance(given, str) and isinstance(family, str):
+        return f"{given} {family}"
+    return None
+
+
+def _phone(value: Any) -> str | None:
+    return _WS.sub("", value)[:KEY] if isinstance(value, str) else None
+
+
+def index_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    """Copies of the searchable fields of ``doc`` for the ``orders`` columns."""
+    customer = doc.get("customer") or {}
+    billing = customer.get("billing") or {}
+    shipping = customer.get("shipping") or {}
+    cart = doc.get("cart") or {}
+    cart_units, cart_micros = money.split_units(
+        money.as_decimal((cart.get("total") or {}).get("includingVat"))
+    )
+    units, micros = money.split_units(
+        money.as_decimal((doc.get("total") or {}).get("includingVat"))
+    )
+    searchable = [doc.get("id"), doc.get("reference"), cart.get("reference")]
+    for address in (billing, shipping):
+        searchable += [
+            address.get("givenName"),
+            address.get("familyName"),
+            _full_name(address),
+            address.get("email"),
+        ]
+    return {
+        "status": doc["state"]["currentStatus"],
+        "reference": _key(doc.get("reference"), lower=False),
+        "cart_reference": _key(cart.get("reference"), lower=False),
+        "country": _key(doc.get("country")),
+        "billing_country": _key(billing.get("country")),
+        "shipping_country": _key(shipping.get("country")),
+        "billing_email": _key(billing.get("email")),
+        "shipping_email": _key(shipping.get("email")),
+        "billing_given": _key(billing.get("givenName")),
+        "billing_family": _key(billing.get("familyName")),
+        "billing_name": _key(_full_name(billing)),
+        "shipping_given": _key(shipping.get("givenName")),
+        "shipping_family": _key(shipping.get("familyName")),
+        "shipping_name": _key(_full_name(shipping)),
+        "billing_phone": _phone(billing.get("phone")),
+        "shipping_phone": _phone(shipping.get("phone")),
+        "cart_total_units": cart_units,
+        "cart_total_micros": cart_micros,
+        "total_units": units,
+        "total_micros": micros,
+        "search": "\x1f".join(s.lower() for s in searchable if isinstance(s, str)),
+    }
+
+
+def payment_ids(doc: dict[str, Any]) -> set[str]:
+    return {p["id"] for p in doc.get("payments") or [] if isinstance(p.get("id"), str)}
+
+
+def _scope(merchant: str, channel: str, order_id: str) -> ColumnElement[bool]:
+    return and_(orders.c.id == order_id, orders.c.merchant == merchant, orders.c.channel == channel)
+
+
+_GET = select(orders.c.doc, orders.c.version, orders.c.meta)
+
+
+async def get(
+    conn: AsyncConnection, merchant: str, channel: str, order_id: str
+) -> StoredOrder | None:
+    row = (await conn.execute(_GET.where(_scope(merchant, channel, order_id)))).first()
+    return StoredOrder(row.doc, row.version, row.meta) if row else None
+
+
+async def lock(
+    conn: AsyncConnection, merchant: str, channel: str, order_id: str
+) -> StoredOrder | None:
+    """Read an order inside a write transaction, holding its row until commit."""
+    query = _GET.where(_scope(merchant, channel, order_id)).with_for_update()
+    row = (await conn.execute(query)).first()
+    return StoredOrder(row.doc, row.version, row.meta) if row else None
+
+
+async def insert_order(
+    conn: AsyncConnection, doc: dict[str, Any], text: str, meta: str, version: int = 1
+) -> None:
+    await conn.execute(
+        insert(orders).values(
+            id=doc["id"],
+            merchant=doc["merchant"],
+            channel=doc["channel"],
+            version=version,
+            doc=text,
+            meta=meta,
+            created=doc["created"],
+            **index_columns(doc),
+        )
+    )
+    ids = payment_ids(doc)
+    if ids:
+        await conn.execute(
+            insert(order_payments), [{"order_id": doc["id"], "payment_id": p} for p in ids]
+        )
+
+
+async def update_order(
+    conn: AsyncConnection,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    text: str,
+    meta: str,
+    version: int,
+) -> bool:
+    """Compare-and-set: store ``new`` as ``version + 1`` only if the row is still ``version``.
+
+    Only index columns whose value changed are written, so unchanged indexes are not touched.
+    """
+    before, after = index_columns(old), index_columns(new)
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    result = await conn.execute(
+        update(orders)
+        .where(orders.c.id == new["id"], orders.c.version == version)
+        .values(doc=text, meta=meta, version=version + 1, **changed)
+    )
+    if result.rowcount != 1:
+        return False
+    old_ids, new_ids = payment_ids(old), payment_ids(new)
+    if new_ids - old_ids:
+        await conn.execute(
+            insert(order_payments),
+            [{"order_id": new["id"], "payment_id": p} for p in sorted(new_ids - old_ids)],
+        )
+    return True
+
+
+async def delete_order(conn: AsyncConnection, order_id: str) -> None:
+    await conn.execute(delete(history).where(history.c.order_id == order_id))
+    await conn.execute(delete(order_payments).where(order_payments.c.order_id == order_id))
+    await conn.execute(delete(orders).where(orders.c.id == order_id))
+
+
+async def insert_history(conn: AsyncConnection, order_id: str, sequence: int, entry: str) -> None:
+    await conn.execute(insert(history).values(order_id=order_id, sequence=sequence, entry=entry))
+
+
+async def list_history(conn: AsyncConnection, order_id: str) -> list[str]:
+    rows = await conn.execute(
+        select(history.c.entry).where(history.c.order_id == order_id).order_by(history.c.sequence)
+    )
+    return [row.entry for row in rows]
+
+
+# Listing (api op 2) ---------------------------------------------------------------------------
+
+
+@dataclass
+class OrderFilter:
+    merchant: str
+    channel: str
+    offset: int = 0
+    limit: int = 20
+    search: str | None = None
+    payment_id: str | None = None
+    reference: str | None = None
+    cart_reference: str | None = None
+    statuses: list[str] | None = None
+    countries: list[str] | None = None
+    billing_countries: list[str] | None = None
+    shipping_countries: list[str] | None = None
+    billing_emails: list[str] | None = None
+    shipping_emails: list[str] | None = None
+    billing_names: list[str] | None = None
+    shipping_names: list[str] | None = None
+    billing_phones: list[str] | None = None
+    shipping_phones: list[str] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    date_to_exclusive: bool = False
+    order_by: str = "created"
+    descending: bool = True
+
+
+def _lowered(values: list[str]) -> list[str]:
+    return [v.lower()[:KEY] for v in values]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
+    c = orders.c
+    where: list[ColumnElement[bool]] = [c.merchant == f.merchant, c.channel == f.channel]
+    if f.search:
+        pattern = "%" + _like_escape(f.search.lower()) + "%"
+        where.append(c.search.like(pattern, escape="\\"))
+    if f.payment_id is not None:
+        where.append(
+            c.id.in_(
+                select(order_payments.c.order_id).where(order_payments.c.payment_id == f.payment_id)
+            )
+        )
+    if f.reference is not None:
+        where.append(c.reference == f.reference[:KEY])
+    if f.cart_reference is not None:
+        where.append(c.cart_reference == f.cart_reference[:KEY])
+    if f.statuses:
+        where.append(c.status.in_(f.statuses))
+    for values, column in (
+        (f.countries, c.country),
+        (f.billing_countries, c.billing_country),
+        (f.shipping_countries, c.shipping_country),
+        (f.billing_emails, c.billing_email),
+        (f.shipping_emails, c.shipping_email),
+    ):
+        if values:
+            where.append(column.in_(_lowered(values)))
+    for values, columns in (
+        (f.billing_names, (c.billing_given, c.billing_family, c.billing_name)),
+        (f.shipping_names, (c.shipping_given, c.shipping_family, c.shipping_name)),
+    ):
+        if values:
+            lowered = _lowered(values)
+            where.append(or_(*(col.in_(lowered) for col in columns)))
+    for values, column in (
+        (f.billing_phones, c.billing_phone),
+        (f.shipping_phones, c.shipping_phone),
+    ):
+        if values:
+            where.append(column.in_([_WS.sub("", v)[:KEY] for v in values]))
+    if f.date_from is not None:
+        where.append(c.created >= f.date_from)
+    if f.date_to is not None:
+        where.append(c.created < f.date_to if f.date_to_exclusive else c.created <= f.date_to)
+    return where
+
+
+def _ordering(f: OrderFilter) -> list[Any]:
+    c = orders.c
+    keys: dict[str, tuple[Any, ...]] = {
+        "created": (c.created,),
+        "billingEmail": (c.billing_email,),
+        "billingName": (c.billing_name,),
+        "cartTotal": (c.cart_total_units, c.cart_total_micros),
+    }
+    columns = keys[f.order_by]
+    ordering: list[Any] = []
+    if f.order_by in {"billingEmail", "billingName"}:
+        ordering.append(columns[0].is_(None))  # missing values last in both directions
+    ordering += [col.desc() if f.descending else col.asc() for col in columns]
+    ordering.append(c.id.asc())
+    return ordering
+
+
+async def list_orders(conn: AsyncConnection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
+    where = _conditions(f)
+    page = await conn.execute(
+        select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
+    )
+    docs = [row.doc for row in page]
+    totals = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(orders.c.total_units), literal(0)),
+                func.coalesce(func.sum(orders.c.total_micros), literal(0)),
+            ).where(*where)
+        )
+    ).one()
+    count, units, micros = totals
+    return docs, int(count), money.join_units(int(units), int(micros))

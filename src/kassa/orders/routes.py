@@ -1,0 +1,310 @@
+"""HTTP routes of the order resource (api §2.1). Thin: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import TypeAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import http, jsonutil
+from kassa.errors import InvalidRequest, field_error
+from kassa.http import Call, validate, validate_as
+from kassa.idempotency import ABSENT, Outcome
+from kassa.openapi import body_doc, responses_doc
+from kassa.orders import mutations, rules, service
+from kassa.orders.mutations import Apply
+from kassa.orders.query import parse_filter
+from kassa.orders.schemas import (
+    Address,
+    Cart,
+    Consent,
+    ConsentCheck,
+    ConsentChecked,
+    OrderCreate,
+    StateChange,
+)
+from kassa.schemas_common import Attributes, OrderStatus, Text
+
+router = APIRouter(prefix="/api/v0/checkout/orders", tags=["Checkout"])
+
+EMPTY = b""
+_consent_checks = TypeAdapter(list[ConsentCheck])
+_attributes = TypeAdapter(Attributes)
+_reference = TypeAdapter(Text)
+
+
+def _empty_ok(version: int, order: dict[str, Any], result: Any) -> Outcome:
+    return Outcome(200)
+
+
+async def _write(request: Request, operation: str, order_id: str, build: Any) -> Response:
+    """A write that answers 200 with an empty body; ``build(call)`` returns the mutation."""
+    call = await http.start(request, operation, body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        apply: Apply = build(call)
+        return await service.modify(call, order_id, apply, _empty_ok)
+
+    return await http.run(call, handler)
+
+
+@router.post(
+    "",
+    operation_id="CreateCheckoutOrder",
+    status_code=201,
+    openapi_extra=body_doc("OrderCreate", required=False),
+    responses=responses_doc(201, "CreateResponse"),
+)
+async def create_order(request: Request) -> Response:
+    call = await http.start(request, "CreateCheckoutOrder", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        data = {} if call.body is ABSENT else call.body
+        body = validate(OrderCreate, data).wire()
+        prefix = call.app.settings.path_prefix
+
+        def respond(order_id: str) -> Outcome:
+            return Outcome(
+                201,
+                jsonutil.dumps({"id": order_id}),
+                {
+                    "Content-Type": "application/json",
+                    "Location": f"{prefix}/api/v0/checkout/orders/{order_id}",
+                },
+            )
+
+        return await service.create(call, body, respond)
+
+    return await http.run(call, handler)
+
+
+@router.get(
+    "",
+    operation_id="GetCheckoutOrders",
+    responses=responses_doc(200, "OrderPaginationSet"),
+)
+async def list_orders(request: Request) -> Response:
+    call = await http.start(request, "GetCheckoutOrders")
+    assert isinstance(call, Call)
+    f = parse_filter(request.query_params, call.principal.merchant, call.principal.channel)
+    docs, total_size, value_sum = await service.list_orders(call, f)
+    pagination = jsonutil.dumps(
+        {
+            "offset": f.offset,
+            "limit": f.limit,
+            "size": len(docs),
+            "totalSize": total_size,
+            "valueSum": value_sum,
+        }
+    )
+    body = b'{"data":[' + ",".join(docs).encode() + b'],"pagination":' + pagination + b"}"
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/{order_id}",
+    operation_id="GetCheckoutOrder",
+    responses=responses_doc(200, "Order"),
+)
+async def get_order(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetCheckoutOrder")
+    assert isinstance(call, Call)
+    stored = await service.read(call, order_id)
+    return Response(
+        stored.doc, media_type="application/json", headers={"ETag": service.etag(stored.version)}
+    )
+
+
+@router.delete(
+    "/{order_id}",
+    operation_id="DeleteCheckoutOrder",
+    status_code=204,
+    responses=responses_doc(204, None),
+)
+async def delete_order(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "DeleteCheckoutOrder", write=True)
+
+    async def handler(call: Call) -> Outcome:
+        return await service.delete(call, order_id, Outcome(204))
+
+    return await http.run(call, handler)
+
+
+@router.patch(
+    "/{order_id}/attributes",
+    operation_id="PatchCheckoutOrderAttributes",
+    openapi_extra=body_doc("Attributes"),
+    responses=responses_doc(200, None),
+)
+async def patch_attributes(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        if not isinstance(call.body, dict):
+            raise InvalidRequest(
+                "The body must be a JSON object.", errors=[field_error("", "expected an object")]
+            )
+        return mutations.patch_attributes(validate_as(_attributes, call.body))
+
+    return await _write(request, "PatchCheckoutOrderAttributes", order_id, build)
+
+
+@router.put(
+    "/{order_id}/cart",
+    operation_id="UpdateCheckoutOrderCart",
+    openapi_extra=body_doc("Cart"),
+    responses=responses_doc(200, None),
+)
+async def put_cart(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        return mutations.put_cart(validate(Cart, call.body).wire())
+
+    return await _write(request, "UpdateCheckoutOrderCart", order_id, build)
+
+
+@router.post(
+    "/{order_id}/consents",
+    operation_id="CreateCheckoutOrderConsent",
+    openapi_extra=body_doc("Consent"),
+    responses=responses_doc(200, None),
+)
+async def create_consent(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        return mutations.add_consent(validate(Consent, call.body).wire())
+
+    return await _write(request, "CreateCheckoutOrderConsent", order_id, build)
+
+
+@router.patch(
+    "/{order_id}/consents",
+    operation_id="PatchCheckoutOrderConsents",
+    openapi_extra=body_doc("ConsentCheck", array=True),
+    responses=responses_doc(200, None),
+)
+async def patch_consents(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        checks = validate_as(_consent_checks, call.body)
+        return mutations.patch_consents([c.wire() for c in checks])
+
+    return await _write(request, "PatchCheckoutOrderConsents", order_id, build)
+
+
+@router.delete(
+    "/{order_id}/consents/{consent_id}",
+    operation_id="RemoveCheckoutOrderConsent",
+    responses=responses_doc(200, None),
+)
+async def delete_consent(order_id: str, consent_id: str, request: Request) -> Response:
+    return await _write(
+        request,
+        "RemoveCheckoutOrderConsent",
+        order_id,
+        lambda call: mutations.delete_consent(consent_id),
+    )
+
+
+@router.patch(
+    "/{order_id}/consents/{consent_id}",
+    operation_id="PatchCheckoutOrderConsent",
+    openapi_extra=body_doc("ConsentChecked"),
+    responses=responses_doc(200, None),
+)
+async def patch_consent(order_id: str, consent_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        return mutations.patch_consent(consent_id, validate(ConsentChecked, call.body).checked)
+
+    return await _write(request, "PatchCheckoutOrderConsent", order_id, build)
+
+
+def _address_route(kind: str, operation: str) -> None:
+    @router.put(
+        f"/{{order_id}}/customer/{kind}",
+        operation_id=operation,
+        openapi_extra=body_doc("Address"),
+        responses=responses_doc(200, None),
+        name=operation,
+    )
+    async def put_address(order_id: str, request: Request) -> Response:
+        def build(call: Call) -> Apply:
+            return mutations.put_address(kind, validate(Address, call.body).wire())
+
+        return await _write(request, operation, order_id, build)
+
+
+_address_route("billing", "UpdateCheckoutOrderCustomerBilling")
+_address_route("shipping", "UpdateCheckoutOrderCustomerShipping")
+
+
+@router.put(
+    "/{order_id}/reference",
+    operation_id="UpdateCheckoutOrderReference",
+    openapi_extra=body_doc("Reference"),
+    responses=responses_doc(200, None),
+)
+async def put_reference(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        if not isinstance(call.body, str):
+            raise InvalidRequest(
+                "The body must be a JSON string.", errors=[field_error("", "expected a string")]
+            )
+        return mutations.put_reference(validate_as(_reference, call.body))
+
+    return await _write(request, "UpdateCheckoutOrderReference", order_id, build)
+
+
+@router.put(
+    "/{order_id}/state",
+    operation_id="UpdateCheckoutOrderState",
+    openapi_extra=body_doc("StateChange"),
+    responses=responses_doc(200, None),
+)
+async def put_state(order_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        status = OrderStatus(validate(StateChange, call.body).current_status)
+        return mutations.put_state(status)
+
+    return await _write(request, "UpdateCheckoutOrderState", order_id, build)
+
+
+@router.post(
+    "/{order_id}/validate",
+    operation_id="Validate",
+    responses=responses_doc(200, "ValidationErrors"),
+)
+async def validate_order(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "Validate", write=True)
+
+    async def handler(call: Call) -> Outcome:
+        stored = await service.read(call, order_id)
+        errors = rules.builtin_validation(jsonutil.loads(stored.doc))
+        body = jsonutil.dumps(errors)
+        if errors:
+            # 400 with a bare ValidationError array: not recorded, like every non-2xx
+            raise _ValidationResult(body)
+        outcome = Outcome(200, body, {"Content-Type": "application/json"})
+        await service.record_outcome(call, outcome)
+        return outcome
+
+    try:
+        return await http.run(call, handler)
+    except _ValidationResult as result:
+        return Response(result.body, status_code=400, media_type="application/json")
+
+
+class _ValidationResult(Exception):
+    def __init__(self, body: bytes) -> None:
+        super().__init__("validation failed")
+        self.body = body
+
+
+@router.get(
+    "/{order_id}/history",
+    operation_id="GetCheckoutOrderHistory",
+    responses=responses_doc(200, "HistoryEntries"),
+)
+async def get_history(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetCheckoutOrderHistory")
+    assert isinstance(call, Call)
+    entries = await service.history(call, order_id)
+    return Response(b"[" + ",".join(entries).encode() + b"]", media_type="application/json")

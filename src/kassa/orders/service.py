@@ -1,0 +1,222 @@
+"""The order unit of work: every write to an order goes through ``modify`` (or ``create``).
+
+``modify`` reads the order under its row lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL
+``SELECT ... FOR UPDATE``), checks ``If-Match``, applies a pure mutation to a copy, recomputes
+totals, and, unless nothing changed, stores the new document with version + 1 (a compare-and-set),
+its index columns, one history entry and the idempotency record, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import jsonpatch
+import orjson
+
+from kassa import idempotency, ids, jsonutil, timeutil
+from kassa.errors import InvalidRequest, OrderNotFound, PreconditionFailed, field_error
+from kassa.http import Call
+from kassa.idempotency import Outcome
+from kassa.orders import repository as repo
+from kassa.orders import rules
+
+T = TypeVar("T")
+
+_ETAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
+
+
+@dataclass
+class WriteContext:
+    """What a pure mutation may know about its request."""
+
+    now: str  # write time T (semantics §4.5)
+    call: Call
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str) -> list[str] | None:
+    """Entity tags of an ``If-Match`` header; ``None`` means ``*``."""
+    if value.strip() == "*":
+        return None
+    tags: list[str] = []
+    for part in value.split(","):
+        match = _ETAG.fullmatch(part)
+        if not match:
+            raise InvalidRequest(
+                "If-Match must be * or a list of entity tags.",
+                errors=[field_error("header:If-Match", "invalid entity tag list")],
+            )
+        tags.append(match.group(1))
+    return tags
+
+
+def check_if_match(call: Call, version: int) -> None:
+    header = call.request.headers.get("if-match")
+    if header is None:
+        return
+    tags = parse_if_match(header)
+    if tags is not None and str(version) not in tags:
+        raise PreconditionFailed(version)
+
+
+def _write_time(previous: str | None) -> str:
+    moment = timeutil.fmt(timeutil.now())
+    # T never decreases from one committed change of an order to the next
+    return max(moment, previous) if previous else moment
+
+
+def _without_last_modified(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "lastModified"}
+
+
+def _canonical_text(value: Any) -> str:
+    return jsonutil.canonical(value).decode()
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """RFC 6902 patch from ``old`` to ``new`` (JSON equality: numbers by value, true != 1)."""
+    patch: list[dict[str, Any]] = jsonpatch.JsonPatch.from_diff(
+        old, new, dumps=_canonical_text
+    ).patch
+    return patch
+
+
+def history_entry(
+    call: Call, sequence: int, at: str, patch: list[dict[str, Any]], **extra: Any
+) -> bytes:
+    entry: dict[str, Any] = {
+        "sequence": sequence,
+        "at": at,
+        "actor": {"keyName": call.principal.key_name, "adapterId": call.principal.actor_adapter},
+        "operation": call.operation,
+        "requestId": call.request_id,
+        "patch": patch,
+        "hookCalls": [],
+    }
+    entry.update(extra)
+    return jsonutil.dumps(entry)
+
+
+async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outcome]) -> Outcome:
+    db, principal = call.app.db, call.principal
+    created = timeutil.fmt(timeutil.now())
+    order, computed = rules.new_order(
+        body,
+        order_id=ids.order_id(),
+        merchant=principal.merchant,
+        channel=principal.channel,
+        created=created,
+    )
+    text = jsonutil.dumps(order).decode()
+    outcome = respond(order["id"])
+    outcome.headers.setdefault("ETag", etag(1))
+    async with db.write() as conn:
+        await repo.insert_order(conn, order, text, orjson.dumps({"computed": computed}).decode())
+        patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
+        entry = history_entry(call, 1, created, patch)
+        await repo.insert_history(conn, order["id"], 1, entry.decode())
+        await idempotency.complete(
+            conn, call.claim, outcome, call.app.settings.idempotency_retention
+        )
+    return outcome
+
+
+async def modify(
+    call: Call,
+    order_id: str,
+    apply: Callable[[dict[str, Any], dict[str, Any], WriteContext], T],
+    respond: Callable[[int, dict[str, Any], T], Outcome],
+) -> Outcome:
+    """Apply ``apply`` to the order under its row lock and commit the result (or nothing)."""
+    db, principal = call.app.db, call.principal
+    async with db.write() as conn:
+        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        check_if_match(call, stored.version)
+        before = jsonutil.loads(stored.doc)
+        after = jsonutil.loads(stored.doc)
+        meta = orjson.loads(stored.meta)
+        ctx = WriteContext(now=_write_time(before.get("lastModified")), call=call)
+        result = apply(after, meta, ctx)
+        rules.compute_totals(after, meta.get("computed", ()))
+        old_view, new_view = _without_last_modified(before), _without_last_modified(after)
+        if jsonutil.json_equal(old_view, new_view):
+            outcome = respond(stored.version, before, result)
+            outcome.headers.setdefault("ETag", etag(stored.version))
+        else:
+            version = stored.version + 1
+            after["lastModified"] = ctx.now
+            text = jsonutil.dumps(after).decode()
+            stored_ok = await repo.update_order(
+                conn,
+                before,
+                after,
+                text=text,
+                meta=orjson.dumps(meta).decode(),
+                version=stored.version,
+            )
+            if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
+                raise RuntimeError("order row changed while locked")
+            patch = diff(old_view, new_view)
+            entry = history_entry(call, version, ctx.now, patch)
+            await repo.insert_history(conn, order_id, version, entry.decode())
+            outcome = respond(version, after, result)
+            outcome.headers.setdefault("ETag", etag(version))
+        await idempotency.complete(
+            conn, call.claim, outcome, call.app.settings.idempotency_retention
+        )
+    return outcome
+
+
+async def delete(call: Call, order_id: str, outcome: Outcome) -> Outcome:
+    db, principal = call.app.db, call.principal
+    async with db.write() as conn:
+        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        check_if_match(call, stored.version)
+        await repo.delete_order(conn, order_id)
+        await idempotency.complete(
+            conn, call.claim, outcome, call.app.settings.idempotency_retention
+        )
+    return outcome
+
+
+async def read(call: Call, order_id: str) -> repo.StoredOrder:
+    principal = call.principal
+    async with call.app.db.read() as conn:
+        stored = await repo.get(conn, principal.merchant, principal.channel, order_id)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return stored
+
+
+async def history(call: Call, order_id: str) -> list[str]:
+    principal = call.principal
+    async with call.app.db.read() as conn:
+        stored = await repo.get(conn, principal.merchant, principal.channel, order_id)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        return await repo.list_history(conn, order_id)
+
+
+async def list_orders(call: Call, f: repo.OrderFilter) -> tuple[list[str], int, Any]:
+    async with call.app.db.read() as conn:
+        return await repo.list_orders(conn, f)
+
+
+async def record_outcome(call: Call, outcome: Outcome) -> None:
+    """Record the outcome of a write that changed nothing (for its idempotency key)."""
+    if call.claim is None:
+        return
+    async with call.app.db.write() as conn:
+        await idempotency.complete(
+            conn, call.claim, outcome, call.app.settings.idempotency_retention
+        )

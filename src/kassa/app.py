@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,11 +52,22 @@ async def _kassa_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, request_id_of(request.scope))
 
 
+def _allowed(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods.update(m.upper() for m in operations)
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     rid = request_id_of(request.scope)
     if exc.status_code == 405:
-        return error_response(MethodNotAllowed(headers=dict(exc.headers or {})), rid)
+        return error_response(MethodNotAllowed(headers={"Allow": _allowed(request)}), rid)
     if exc.status_code == 404:
         return error_response(RouteNotFound(), rid)
     err = KassaError(str(exc.detail))

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import idempotency
+from kassa import idempotency, jsonutil
 from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
@@ -27,6 +27,8 @@ from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of
 from kassa.openapi import build_openapi, responses_doc
 from kassa.orders.routes import router as orders_router
+from kassa.payments.routes import router as payments_router
+from kassa.shippings.routes import router as shippings_router
 from kassa.state import AppState
 
 log = logging.getLogger("kassa")
@@ -38,7 +40,7 @@ def error_response(exc: KassaError, request_id: str) -> Response:
     body = exc.body()
     body["requestId"] = request_id
     return Response(
-        orjson.dumps(body, default=str),
+        jsonutil.dumps(body),
         status_code=exc.status,
         media_type="application/json",
         headers=exc.headers or None,
@@ -185,6 +187,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         finally:
             state.shutting_down = True
             purge.cancel()
+            if state.outbound is not None:
+                await state.outbound.aclose()
             if db is None:
                 await state.db.dispose()
 
@@ -198,6 +202,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.kassa = AppState(settings=settings, db=db or Database(settings.database_url))
     app.include_router(orders_router, prefix=prefix)
+    app.include_router(payments_router, prefix=prefix)
+    app.include_router(shippings_router, prefix=prefix)
     _ops_routes(app, prefix)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +27,16 @@ def _seconds(value: str) -> float:
     return float(text)
 
 
+def _secret_map(value: str) -> dict[str, list[str]]:
+    """``KASSA_WEBHOOK_SECRETS``: JSON ``{"merchant": ["whsec_...", ...]}``."""
+    if not value.strip():
+        return {}
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise ValueError("KASSA_WEBHOOK_SECRETS must be a JSON object")
+    return {str(k): [v] if isinstance(v, str) else [str(x) for x in v] for k, v in parsed.items()}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -35,6 +46,10 @@ class Settings:
     workers: int = 1
     payment_state_enforcement: bool = True
     idempotency_retention: float = 24 * 3600
+    outbound_allow: str = ""
+    action_timeout: float = 10.0
+    webhook_secret: str | None = None
+    webhook_secrets: dict[str, list[str]] = field(default_factory=dict)
     log_level: str = "info"
     access_log: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +72,10 @@ class Settings:
             payment_state_enforcement=_env("payment_state_enforcement", "on").lower()
             not in {"off", "false", "0", "no"},
             idempotency_retention=_seconds(_env("idempotency_retention", "24h")),
+            outbound_allow=_env("outbound_allow", ""),
+            action_timeout=_seconds(_env("action_timeout", "10")),
+            webhook_secret=_env("webhook_secret", "") or None,
+            webhook_secrets=_secret_map(_env("webhook_secrets", "")),
             log_level=_env("log_level", "info").lower(),
             access_log=_bool(_env("access_log", "true")),
         )

@@ -217,3 +217,50 @@ def _pointer(value: str) -> str:
 
 
 Pointer = Annotated[str, AfterValidator(_pointer)]
+
+
+class PaymentState(StrEnum):
+    intent = "intent"
+    removed = "removed"
+    processing = "processing"
+    failed = "failed"
+    confirmed = "confirmed"
+    pending = "pending"
+    declined = "declined"
+    reserved = "reserved"
+    credited = "credited"
+    captured = "captured"
+    cancelled = "cancelled"
+    refunded = "refunded"
+
+
+class PaymentType(StrEnum):
+    default = "default"
+    prepaid = "prepaid"
+    voucher = "voucher"
+
+
+class PaymentEvent(StrEnum):
+    open = "open"
+    process = "process"
+    confirm = "confirm"
+    reopen = "reopen"
+    cancel = "cancel"
+    payment_action = "paymentAction"
+    capture = "capture"
+    refund = "refund"
+
+
+class ShippingState(StrEnum):
+    intent = "intent"
+    removed = "removed"
+    processing = "processing"
+    failed = "failed"
+    confirmed = "confirmed"
+
+
+class UpsellState(StrEnum):
+    created = "created"
+    action_required = "actionRequired"
+    completed = "completed"
+    failed = "failed"

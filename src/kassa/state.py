@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from kassa.config import Settings
 from kassa.db.engine import Database
+from kassa.outbound import AllowList, Outbound
 
 
 @dataclass
@@ -14,3 +15,11 @@ class AppState:
     db: Database
     shutting_down: bool = False
     migrated: bool = field(default=False)
+    generated_secret: str | None = None
+    outbound: Outbound | None = None
+
+    def client(self) -> Outbound:
+        """The process's outbound HTTP client, created on first use."""
+        if self.outbound is None:
+            self.outbound = Outbound(AllowList.parse(self.settings.outbound_allow))
+        return self.outbound

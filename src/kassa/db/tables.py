@@ -123,3 +123,27 @@ api_keys = Table(
     Column("created", String(24), nullable=False),
     Column("revoked", String(24)),
 )
+
+payment_transactions = Table(
+    "payment_transactions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", String(32), nullable=False),
+    Column("payment_id", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+)
+Index(
+    "ix_payment_transactions_payment",
+    payment_transactions.c.order_id,
+    payment_transactions.c.payment_id,
+    payment_transactions.c.seq,
+    unique=True,
+)
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -9,19 +9,28 @@ its index columns, one history entry and the idempotency record, all in one tran
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jsonpatch
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import idempotency, ids, jsonutil, timeutil
-from kassa.errors import InvalidRequest, OrderNotFound, PreconditionFailed, field_error
+from kassa.errors import (
+    InvalidRequest,
+    OrderHasTransactions,
+    OrderNotFound,
+    PreconditionFailed,
+    field_error,
+)
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.orders import repository as repo
 from kassa.orders import rules
+from kassa.payments.ledger import delete_for_order
+from kassa.payments.rules import has_captures
 
 T = TypeVar("T")
 
@@ -182,6 +191,9 @@ async def delete(call: Call, order_id: str, outcome: Outcome) -> Outcome:
         if stored is None:
             raise OrderNotFound(order_id)
         check_if_match(call, stored.version)
+        if has_captures(orjson.loads(stored.meta)):
+            raise OrderHasTransactions()
+        await delete_for_order(conn, order_id)
         await repo.delete_order(conn, order_id)
         await idempotency.complete(
             conn, call.claim, outcome, call.app.settings.idempotency_retention
@@ -220,3 +232,49 @@ async def record_outcome(call: Call, outcome: Outcome) -> None:
         await idempotency.complete(
             conn, call.claim, outcome, call.app.settings.idempotency_retention
         )
+
+
+async def append(
+    call: Call,
+    order_id: str,
+    prepare: Callable[
+        [dict[str, Any], dict[str, Any], WriteContext, int], tuple[dict[str, Any], T]
+    ],
+    write_rows: Callable[[AsyncConnection, T], Awaitable[None]],
+    respond: Callable[[int, T], Outcome],
+) -> Outcome:
+    """A write outside the order document (semantics §4.4): transactions and action records.
+
+    Under the order's row lock: ``prepare`` checks (404s, If-Match, editability, ledger) and
+    returns the history ``details`` and its payload; then the rows are written, the version is
+    incremented, ``lastModified`` set and a history entry with an empty patch inserted.
+    """
+    db, principal = call.app.db, call.principal
+    async with db.write() as conn:
+        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        before = jsonutil.loads(stored.doc)
+        after = jsonutil.loads(stored.doc)
+        meta = orjson.loads(stored.meta)
+        ctx = WriteContext(now=_write_time(before.get("lastModified")), call=call)
+        details, payload = prepare(after, meta, ctx, stored.version)
+        version = stored.version + 1
+        after["lastModified"] = ctx.now
+        await write_rows(conn, payload)
+        await repo.update_order(
+            conn,
+            before,
+            after,
+            text=jsonutil.dumps(after).decode(),
+            meta=orjson.dumps(meta).decode(),
+            version=stored.version,
+        )
+        entry = history_entry(call, version, ctx.now, [], details=details)
+        await repo.insert_history(conn, order_id, version, entry.decode())
+        outcome = respond(version, payload)
+        outcome.headers.setdefault("ETag", etag(version))
+        await idempotency.complete(
+            conn, call.claim, outcome, call.app.settings.idempotency_retention
+        )
+    return outcome

@@ -1,0 +1,1 @@
+"""Payments, their ledger of transactions, and payment actions."""

@@ -1,0 +1,43 @@
+"""The append-only ledger table of payment transactions. Rows are never updated or deleted,
+except together with their order when no money was captured."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.db.tables import payment_transactions
+
+
+async def insert_transaction(
+    conn: AsyncConnection,
+    *,
+    transaction_id: str,
+    order_id: str,
+    payment_id: str,
+    seq: int,
+    doc: str,
+) -> None:
+    await conn.execute(
+        insert(payment_transactions).values(
+            id=transaction_id, order_id=order_id, payment_id=payment_id, seq=seq, doc=doc
+        )
+    )
+
+
+async def list_transactions(conn: AsyncConnection, order_id: str, payment_id: str) -> list[str]:
+    rows = await conn.execute(
+        select(payment_transactions.c.doc)
+        .where(
+            payment_transactions.c.order_id == order_id,
+            payment_transactions.c.payment_id == payment_id,
+        )
+        .order_by(payment_transactions.c.seq)
+    )
+    return [row.doc for row in rows]
+
+
+async def delete_for_order(conn: AsyncConnection, order_id: str) -> None:
+    await conn.execute(
+        delete(payment_transactions).where(payment_transactions.c.order_id == order_id)
+    )

@@ -1,0 +1,174 @@
+"""HTTP routes of payments, actions and transactions (api §2.2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import Field, TypeAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import http, jsonutil
+from kassa.http import Call, validate, validate_as
+from kassa.idempotency import ABSENT, Outcome
+from kassa.openapi import body_doc, responses_doc
+from kassa.orders import service
+from kassa.payments import mutations
+from kassa.payments import service as payments
+from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
+
+router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}/payments", tags=["Checkout Payment"])
+
+_actions = TypeAdapter(Annotated[list[PaymentActionIn], Field(min_length=1)])
+JSON = {"Content-Type": "application/json"}
+
+
+def _json(body: Any, version: int) -> Outcome:
+    return Outcome(200, jsonutil.dumps(body), {**JSON, "ETag": service.etag(version)})
+
+
+@router.get(
+    "",
+    operation_id="GetOrderPayments",
+    responses=responses_doc(200, "Payments"),
+)
+async def list_payments(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetOrderPayments")
+    assert isinstance(call, Call)
+    stored = await service.read(call, order_id)
+    order = jsonutil.loads(stored.doc)
+    return http.json_response(order["payments"], headers={"ETag": service.etag(stored.version)})
+
+
+@router.post(
+    "",
+    operation_id="CreateOrderPayment",
+    status_code=201,
+    openapi_extra=body_doc("Payment", required=False),
+    responses=responses_doc(201, "CreateResponse"),
+)
+async def create_payment(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "CreateOrderPayment", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        data = {} if call.body is ABSENT else call.body
+        body = validate(PaymentIn, data).wire()
+        created: list[str] = []
+        prefix = call.app.settings.path_prefix
+
+        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+            payment_id = created[0]
+            return Outcome(
+                201,
+                jsonutil.dumps({"id": payment_id}),
+                {
+                    **JSON,
+                    "Location": f"{prefix}/api/v0/checkout/orders/{order_id}/payments/{payment_id}",
+                },
+            )
+
+        return await service.modify(call, order_id, mutations.add_payment(body, created), respond)
+
+    return await http.run(call, handler)
+
+
+@router.get(
+    "/{payment_id}",
+    operation_id="GetOrderPayment",
+    responses=responses_doc(200, "Payment"),
+)
+async def get_payment(order_id: str, payment_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetOrderPayment")
+    assert isinstance(call, Call)
+    stored = await service.read(call, order_id)
+    payment = mutations.find_payment(jsonutil.loads(stored.doc), payment_id)
+    return http.json_response(payment, headers={"ETag": service.etag(stored.version)})
+
+
+@router.put(
+    "/{payment_id}",
+    operation_id="UpdateOrderPayment",
+    openapi_extra=body_doc("Payment"),
+    responses=responses_doc(200, "Payment"),
+)
+async def put_payment(order_id: str, payment_id: str, request: Request) -> Response:
+    call = await http.start(request, "UpdateOrderPayment", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        body = validate(PaymentIn, call.body).wire()
+        enforce = call.app.settings.payment_state_enforcement
+
+        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+            return _json(mutations.find_payment(order, payment_id), version)
+
+        apply = mutations.put_payment(payment_id, body, enforce)
+        return await service.modify(call, order_id, apply, respond)
+
+    return await http.run(call, handler)
+
+
+@router.post(
+    "/{payment_id}/actions",
+    operation_id="AddPaymentAction",
+    openapi_extra=body_doc("PaymentAction", array=True),
+    responses=responses_doc(200, "PaymentActions"),
+)
+async def add_actions(order_id: str, payment_id: str, request: Request) -> Response:
+    call = await http.start(request, "AddPaymentAction", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        actions = [a.wire() for a in validate_as(_actions, call.body)]
+        created: list[Any] = []
+
+        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+            return _json(created, version)
+
+        apply = mutations.add_actions(payment_id, actions, created)
+        return await service.modify(call, order_id, apply, respond)
+
+    return await http.run(call, handler)
+
+
+@router.post(
+    "/{payment_id}/actions/{action_id}/execute",
+    operation_id="ExecutePaymentAction",
+    responses=responses_doc(200, "PaymentTransaction"),
+)
+async def execute_action(
+    order_id: str, payment_id: str, action_id: str, request: Request
+) -> Response:
+    call = await http.start(request, "ExecutePaymentAction", write=True)
+
+    async def handler(call: Call) -> Outcome:
+        return await payments.execute_action(call, order_id, payment_id, action_id)
+
+    return await http.run(call, handler)
+
+
+@router.get(
+    "/{payment_id}/transactions",
+    operation_id="GetTransactionsForOrderPayment",
+    responses=responses_doc(200, "PaymentTransactions"),
+)
+async def list_transactions(order_id: str, payment_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetTransactionsForOrderPayment")
+    assert isinstance(call, Call)
+    body = await payments.list_transactions(call, order_id, payment_id)
+    return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/{payment_id}/transactions",
+    operation_id="AddTransactionForOrderPayment",
+    openapi_extra=body_doc("PaymentTransaction"),
+    responses=responses_doc(200, "PaymentTransaction"),
+)
+async def add_transaction(order_id: str, payment_id: str, request: Request) -> Response:
+    call = await http.start(request, "AddTransactionForOrderPayment", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        body = validate(TransactionIn, call.body).wire()
+        return await payments.add_transaction(call, order_id, payment_id, body)
+
+    return await http.run(call, handler)

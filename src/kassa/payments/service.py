@@ -1,0 +1,228 @@
+"""Transactions and action execution: the writes outside the order document (semantics §4.4, §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from kassa import ids, jsonutil, money
+from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
+from kassa.http import Call
+from kassa.idempotency import Outcome
+from kassa.orders import rules as order_rules
+from kassa.orders import service
+from kassa.orders.rules import Area
+from kassa.orders.service import WriteContext
+from kassa.payments import ledger, rules
+from kassa.payments.mutations import find_action, find_payment
+from kassa.schemas_common import PaymentEvent
+from kassa.signing import secrets_for
+
+ACTION_MAX_RESPONSE = 1024 * 1024
+
+
+class ActionFailed(KassaError):
+    code, status = "action-failed", 502
+
+
+def _transaction_doc(body: dict[str, Any], transaction_id: str, created: str) -> dict[str, Any]:
+    order = (
+        "id",
+        "event",
+        "pspEvent",
+        "amount",
+        "isSuccess",
+        "errorDetail",
+        "pspStatus",
+        "requestJson",
+        "responseJson",
+        "created",
+        "paymentAction",
+    )
+    doc = {**body, "id": transaction_id, "created": created}
+    doc.setdefault("isSuccess", False)
+    return {key: doc[key] for key in order if key in doc}
+
+
+def _check_count(meta: dict[str, Any], payment_id: str) -> None:
+    ledger_entry = (meta.get("ledger") or {}).get(payment_id) or {}
+    if ledger_entry.get("count", 0) >= rules.MAX_TRANSACTIONS:
+        raise LimitExceeded(
+            f"A payment may hold at most {rules.MAX_TRANSACTIONS} transactions.",
+            errors=[field_error("/", f"{rules.MAX_TRANSACTIONS} transactions already")],
+        )
+
+
+def _fill_action_id(payment: dict[str, Any], snapshot: dict[str, Any] | None) -> None:
+    if not snapshot or "id" in snapshot:
+        return
+    same = [
+        a
+        for a in payment.get("actions") or []
+        if all(a.get(k) == snapshot.get(k) for k in ("adapterId", "type", "url"))
+    ]
+    if len(same) == 1:
+        snapshot["id"] = same[0]["id"]
+        for key in ("id", "adapterId", "type", "url"):
+            if key in snapshot:
+                snapshot[key] = snapshot.pop(key)
+
+
+def _record(payment_id: str, body: dict[str, Any], *, check_ledger: bool) -> Any:
+    """The ``prepare`` step of ``service.append`` for one transaction."""
+
+    def prepare(
+        order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext, version: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        payment = find_payment(order, payment_id)
+        service.check_if_match(ctx.call, version)
+        order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
+        _check_count(meta, payment_id)
+        amount = body.get("amount")
+        if amount is not None:
+            rules.check_minor_units({"amount": amount}, rules.currency_for(order, payment))
+        entry = rules.ledger_of(meta, payment_id)
+        if check_ledger:
+            rules.apply_transaction(
+                entry,
+                money.as_decimal(payment.get("amount")),
+                body["event"],
+                money.as_decimal(amount),
+                bool(body.get("isSuccess")),
+            )
+        else:
+            entry["count"] += 1
+        snapshot = body.get("paymentAction")
+        if snapshot is not None:
+            snapshot = dict(snapshot)
+            _fill_action_id(payment, snapshot)
+        transaction_id = ids.new_id("pt_")
+        doc = _transaction_doc(
+            {**body, **({"paymentAction": snapshot} if snapshot else {})}, transaction_id, ctx.now
+        )
+        details = {
+            "paymentId": payment_id,
+            "transactionId": transaction_id,
+            "event": doc["event"],
+            "isSuccess": doc["isSuccess"],
+        }
+        if "amount" in doc:
+            details["amount"] = doc["amount"]
+        payload = {
+            "doc": doc,
+            "order_id": order["id"],
+            "payment_id": payment_id,
+            "seq": entry["count"],
+        }
+        return details, payload
+
+    return prepare
+
+
+async def _write(conn: Any, payload: dict[str, Any]) -> None:
+    doc = payload["doc"]
+    await ledger.insert_transaction(
+        conn,
+        transaction_id=doc["id"],
+        order_id=payload["order_id"],
+        payment_id=payload["payment_id"],
+        seq=payload["seq"],
+        doc=jsonutil.dumps(doc).decode(),
+    )
+
+
+async def add_transaction(
+    call: Call, order_id: str, payment_id: str, body: dict[str, Any]
+) -> Outcome:
+    success = bool(body.get("isSuccess"))
+    money_event = body["event"] in {PaymentEvent.capture, PaymentEvent.refund}
+    if success and money_event and body.get("amount") is None:
+        raise InvalidRequest(
+            "amount is required for a successful capture or refund.",
+            errors=[field_error("/amount", "Field required")],
+        )
+    prepare = _record(payment_id, body, check_ledger=True)
+
+    def respond(version: int, payload: dict[str, Any]) -> Outcome:
+        return Outcome(200, jsonutil.dumps(payload["doc"]), {"Content-Type": "application/json"})
+
+    return await service.append(call, order_id, prepare, _write, respond)
+
+
+async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes:
+    stored = await service.read(call, order_id)
+    find_payment(jsonutil.loads(stored.doc), payment_id)
+    async with call.app.db.read() as conn:
+        docs = await ledger.list_transactions(conn, order_id, payment_id)
+    return b"[" + ",".join(docs).encode() + b"]"
+
+
+def _substitute(url: str, order_id: str, payment_id: str) -> str:
+    for placeholder, value in (
+        ("{order_id}", order_id),
+        ("{order.id}", order_id),
+        ("{payment_id}", payment_id),
+        ("{payment.id}", payment_id),
+    ):
+        url = url.replace(placeholder, value)
+    return url
+
+
+async def execute_action(call: Call, order_id: str, payment_id: str, action_id: str) -> Outcome:
+    """Call the action's URL with no lock held, then record the call as a transaction."""
+    stored = await service.read(call, order_id)
+    order = jsonutil.loads(stored.doc)
+    payment = find_payment(order, payment_id)
+    action = find_action(payment, action_id)
+    service.check_if_match(call, stored.version)
+    order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
+    _check_count(orjson.loads(stored.meta), payment_id)
+
+    url = _substitute(action["url"], order_id, payment_id)
+    state = call.app
+    result = await state.client().post(
+        url,
+        b"",
+        kind="action",
+        headers={"x-merchant": order["merchant"], "x-channel": order["channel"]},
+        secrets=await secrets_for(state, order["merchant"]),
+        timeout_s=state.settings.action_timeout,
+        max_bytes=ACTION_MAX_RESPONSE,
+    )
+    body: dict[str, Any] = {
+        "event": PaymentEvent.payment_action.value,
+        "isSuccess": result.ok,
+        "paymentAction": {k: action[k] for k in ("id", "adapterId", "type", "url") if k in action},
+    }
+    if result.status is not None:
+        body["pspStatus"] = str(result.status)
+        if result.body.strip():
+            try:
+                jsonutil.parse_body(result.body)
+                body["responseJson"] = result.body.decode()
+            except jsonutil.JSONError:
+                pass  # only JSON text is kept
+    if not result.ok:
+        body["errorDetail"] = result.error or f"HTTP {result.status}"
+    prepare = _record(payment_id, body, check_ledger=False)
+
+    def respond(version: int, payload: dict[str, Any]) -> Outcome:
+        return Outcome(200, jsonutil.dumps(payload["doc"]), {"Content-Type": "application/json"})
+
+    if result.ok:
+        return await service.append(call, order_id, prepare, _write, respond)
+    # the failed call is recorded, but the answer is a 502 and the idempotency key is released
+    claim, call.claim = call.claim, None
+    try:
+        await service.append(call, order_id, prepare, _write, respond)
+    finally:
+        call.claim = claim
+    reason = "url-not-allowed" if result.reason == "url-not-allowed" else result.reason
+    if reason == "too-large":
+        reason = "http-error"
+    raise ActionFailed(
+        f"The action did not succeed: {body['errorDetail']}",
+        upstreamStatus=result.status,
+        reason=reason,
+    )

@@ -1,0 +1,1 @@
+"""Shippings of an order."""

@@ -1,0 +1,104 @@
+"""Pure mutations for shippings, for ``orders.service.modify``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kassa import ids, money
+from kassa.errors import LimitExceeded, NotFound, OrderNotEditable, field_error
+from kassa.orders import rules as order_rules
+from kassa.orders.mutations import Apply
+from kassa.orders.rules import Area
+from kassa.orders.service import WriteContext
+from kassa.schemas_common import OrderStatus, ShippingState
+
+MAX_SHIPPINGS = 50
+
+_ORDER = (
+    "id",
+    "merchant",
+    "channel",
+    "state",
+    "reference",
+    "tmsReference",
+    "orderId",
+    "adapterId",
+    "name",
+    "total",
+    "vatRate",
+    "deliveryDetails",
+    "addons",
+    "attributes",
+)
+
+
+class ShippingNotFound(NotFound):
+    code = "shipping-not-found"
+
+    def __init__(self, shipping_id: str) -> None:
+        super().__init__(f"Shipping with id:{shipping_id} not found.")
+
+
+def shipping_index(order: dict[str, Any], shipping_id: str) -> int:
+    for index, shipping in enumerate(order.get("shippings") or []):
+        if shipping["id"] == shipping_id:
+            return index
+    raise ShippingNotFound(shipping_id)
+
+
+def _ordered(shipping: dict[str, Any]) -> dict[str, Any]:
+    return {key: shipping[key] for key in _ORDER if key in shipping}
+
+
+def _build(order: dict[str, Any], shipping_id: str, body: dict[str, Any], state: str) -> Any:
+    return _ordered(
+        {
+            **body,
+            "id": shipping_id,
+            "merchant": order["merchant"],
+            "channel": order["channel"],
+            "orderId": order["id"],
+            "state": state,
+        }
+    )
+
+
+def add_shipping(body: dict[str, Any], created: list[str]) -> Apply:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+        order_rules.check_editable(Area.CART, order_rules.status_of(order))
+        if len(order["shippings"]) >= MAX_SHIPPINGS:
+            raise LimitExceeded(
+                f"An order may hold at most {MAX_SHIPPINGS} shippings.",
+                errors=[field_error("/shippings", f"more than {MAX_SHIPPINGS} shippings")],
+            )
+        shipping_id = ids.new_id("s_")
+        state = body.get("state", ShippingState.intent.value)
+        order["shippings"].append(_build(order, shipping_id, body, state))
+        created.append(shipping_id)
+
+    return apply
+
+
+def _price_changed(old: Any, new: Any) -> bool:
+    return any(
+        order_rules.price_component(old, key) != order_rules.price_component(new, key)
+        or ((old or {}).get(key) is None) != ((new or {}).get(key) is None)
+        for key in order_rules.PRICE_KEYS
+    )
+
+
+def put_shipping(shipping_id: str, body: dict[str, Any]) -> Apply:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+        index = shipping_index(order, shipping_id)
+        status = order_rules.status_of(order)
+        order_rules.check_editable(Area.POST_PAYMENT, status)
+        current = order["shippings"][index]
+        money_changed = _price_changed(current.get("total"), body.get("total")) or (
+            money.as_decimal(current.get("vatRate")) != money.as_decimal(body.get("vatRate"))
+        )
+        if money_changed and status is not OrderStatus.checkout:
+            raise OrderNotEditable(status.value, "Changing a shipping's total or vatRate")
+        state = body.get("state", current["state"])
+        order["shippings"][index] = _build(order, shipping_id, body, state)
+
+    return apply

@@ -1,0 +1,94 @@
+"""HTTP routes of shippings (api §2.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import http, jsonutil
+from kassa.http import Call, validate
+from kassa.idempotency import Outcome
+from kassa.openapi import body_doc, responses_doc
+from kassa.orders import service
+from kassa.shippings import mutations
+from kassa.shippings.schemas import ShippingIn
+
+router = APIRouter(
+    prefix="/api/v0/checkout/orders/{order_id}/shippings", tags=["Checkout Shipping"]
+)
+JSON = {"Content-Type": "application/json"}
+
+
+def _find(order: dict[str, Any], shipping_id: str) -> dict[str, Any]:
+    shipping: dict[str, Any] = order["shippings"][mutations.shipping_index(order, shipping_id)]
+    return shipping
+
+
+@router.get("", operation_id="GetOrderShippings", responses=responses_doc(200, "Shippings"))
+async def list_shippings(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetOrderShippings")
+    assert isinstance(call, Call)
+    stored = await service.read(call, order_id)
+    order = jsonutil.loads(stored.doc)
+    return http.json_response(order["shippings"], headers={"ETag": service.etag(stored.version)})
+
+
+@router.post(
+    "",
+    operation_id="CreateOrderShipping",
+    status_code=201,
+    openapi_extra=body_doc("Shipping"),
+    responses=responses_doc(201, "CreateResponse"),
+)
+async def create_shipping(order_id: str, request: Request) -> Response:
+    call = await http.start(request, "CreateOrderShipping", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        body = validate(ShippingIn, call.body).wire()
+        created: list[str] = []
+        prefix = call.app.settings.path_prefix
+
+        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{created[0]}"
+            return Outcome(201, jsonutil.dumps({"id": created[0]}), {**JSON, "Location": location})
+
+        apply = mutations.add_shipping(body, created)
+        return await service.modify(call, order_id, apply, respond)
+
+    return await http.run(call, handler)
+
+
+@router.get(
+    "/{shipping_id}", operation_id="GetOrderShipping", responses=responses_doc(200, "Shipping")
+)
+async def get_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
+    call = await http.start(request, "GetOrderShipping")
+    assert isinstance(call, Call)
+    stored = await service.read(call, order_id)
+    shipping = _find(jsonutil.loads(stored.doc), shipping_id)
+    return http.json_response(shipping, headers={"ETag": service.etag(stored.version)})
+
+
+@router.put(
+    "/{shipping_id}",
+    operation_id="UpdateOrderShipping",
+    openapi_extra=body_doc("Shipping"),
+    responses=responses_doc(200, "Shipping"),
+)
+async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
+    call = await http.start(request, "UpdateOrderShipping", body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        body = validate(ShippingIn, call.body).wire()
+
+        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+            headers = {**JSON, "ETag": service.etag(version)}
+            return Outcome(200, jsonutil.dumps(_find(order, shipping_id)), headers)
+
+        apply = mutations.put_shipping(shipping_id, body)
+        return await service.modify(call, order_id, apply, respond)
+
+    return await http.run(call, handler)

@@ -1,0 +1,47 @@
+"""Which secrets sign a merchant's outbound calls (semantics §7.5).
+
+``webhook_secrets`` (merchant → list) wins, then ``webhook_secret``; with neither, a random
+deployment secret is generated once and kept in the database (development use).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from kassa.db.engine import Database
+from kassa.db.tables import kv
+from kassa.state import AppState
+
+_KEY = "webhook_secret"
+
+
+async def deployment_secret(db: Database) -> str:
+    async with db.read() as conn:
+        row = (await conn.execute(select(kv.c.value).where(kv.c.key == _KEY))).first()
+    if row is not None:
+        return str(row.value)
+    fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    try:
+        async with db.write() as conn:
+            await conn.execute(kv.insert().values(key=_KEY, value=fresh))
+    except IntegrityError:
+        pass  # another process created it first
+    async with db.read() as conn:
+        row = (await conn.execute(select(kv.c.value).where(kv.c.key == _KEY))).first()
+    assert row is not None
+    return str(row.value)
+
+
+async def secrets_for(state: AppState, merchant: str) -> list[str]:
+    settings = state.settings
+    if merchant in settings.webhook_secrets:
+        return list(settings.webhook_secrets[merchant])
+    if settings.webhook_secret:
+        return [settings.webhook_secret]
+    if state.generated_secret is None:
+        state.generated_secret = await deployment_secret(state.db)
+    return [state.generated_secret]

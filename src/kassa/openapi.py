@@ -47,6 +47,8 @@ def responses_doc(status: int, name: str | None) -> dict[int | str, dict[str, An
 def _component_models() -> dict[str, type[BaseModel]]:
     from kassa.docs_models import DOC_MODELS
     from kassa.orders import schemas
+    from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
+    from kassa.shippings.schemas import ShippingIn
 
     models: dict[str, type[BaseModel]] = {
         "OrderCreate": schemas.OrderCreate,
@@ -56,6 +58,10 @@ def _component_models() -> dict[str, type[BaseModel]]:
         "ConsentCheck": schemas.ConsentCheck,
         "ConsentChecked": schemas.ConsentChecked,
         "StateChange": schemas.StateChange,
+        "Payment": PaymentIn,
+        "PaymentAction": PaymentActionIn,
+        "PaymentTransaction": TransactionIn,
+        "Shipping": ShippingIn,
     }
     models.update(DOC_MODELS)
     return models
@@ -83,6 +89,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["Attributes"] = {"type": "object", "additionalProperties": True}
     schemas["Reference"] = {"type": "string", "description": "The new order reference."}
     schemas["ValidationErrors"] = {"type": "array", "items": _ref("ValidationError")}
-    schemas["HistoryEntries"] = {"type": "array", "items": _ref("HistoryEntry")}
+    for plural, single in (
+        ("HistoryEntries", "HistoryEntry"),
+        ("Payments", "Payment"),
+        ("PaymentActions", "PaymentAction"),
+        ("PaymentTransactions", "PaymentTransaction"),
+        ("Shippings", "Shipping"),
+    ):
+        schemas[plural] = {"type": "array", "items": _ref(single)}
     app.openapi_schema = document
     return document

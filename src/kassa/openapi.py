@@ -80,6 +80,21 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         ),
         routes=app.routes,
     )
+    prefix = app.state.kassa.settings.path_prefix
+    document["paths"][f"{prefix}/openapi.json"] = {
+        "get": {
+            "operationId": "OpenApi",
+            "summary": "This OpenAPI document",
+            "responses": {"200": {"description": "OpenAPI 3.1 JSON"}},
+        }
+    }
+    document["paths"][f"{prefix}/docs"] = {
+        "get": {
+            "operationId": "Docs",
+            "summary": "Interactive API documentation",
+            "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}},
+        }
+    }
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, model in _component_models().items():
         schema = model.model_json_schema(by_alias=True, ref_template=_REF, mode="validation")

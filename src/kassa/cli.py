@@ -12,6 +12,7 @@ import typer
 
 from kassa.config import Settings
 from kassa.db.engine import Database
+from kassa.errors import KassaError
 
 T = TypeVar("T")
 
@@ -37,7 +38,11 @@ def _run(database: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except KassaError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -9,7 +9,7 @@ Request bodies are parsed with every fraction as ``Decimal`` (never ``float``); 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 import orjson
@@ -32,8 +32,9 @@ _decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)
 def canonical_decimal(value: Decimal) -> str:
     if value.is_zero():
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    # normalise in a context as precise as the value, so that nothing is ever rounded
+    exact = Context(prec=max(len(value.as_tuple().digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return format(value.normalize(exact), "f")
 
 
 def _default(value: Any) -> Any:

@@ -451,28 +451,46 @@ def test_is_rfc3339(text: str, ok: bool) -> None:
 
 
 def test_parse_bound_date_lower_is_midnight() -> None:
-    assert timeutil.parse_bound("2026-01-12", upper=False) == "2026-01-12T00:00:00.000Z"
+    assert timeutil.parse_bound("2026-01-12", upper=False) == ("2026-01-12T00:00:00.000Z", False)
 
 
-def test_parse_bound_date_upper_is_next_day() -> None:
-    assert timeutil.parse_bound("2026-01-12", upper=True) == "2026-01-13T00:00:00.000Z"
-    assert timeutil.parse_bound("2026-12-31", upper=True) == "2027-01-01T00:00:00.000Z"
-    assert timeutil.parse_bound("2024-02-28", upper=True) == "2024-02-29T00:00:00.000Z"
+def test_parse_bound_date_upper_is_next_day_exclusive() -> None:
+    assert timeutil.parse_bound("2026-01-12", upper=True) == ("2026-01-13T00:00:00.000Z", True)
+    assert timeutil.parse_bound("2026-12-31", upper=True) == ("2027-01-01T00:00:00.000Z", True)
+    assert timeutil.parse_bound("2024-02-28", upper=True) == ("2024-02-29T00:00:00.000Z", True)
 
 
 def test_parse_bound_date_time_is_itself() -> None:
     for upper in (False, True):
-        assert (
-            timeutil.parse_bound("2026-01-12T08:00:00+02:00", upper=upper)
-            == "2026-01-12T06:00:00.000Z"
+        assert timeutil.parse_bound("2026-01-12T08:00:00+02:00", upper=upper) == (
+            "2026-01-12T06:00:00.000Z",
+            False,
         )
         assert timeutil.parse_bound("2026-01-12T08:00:00Z", upper=upper) == (
-            "2026-01-12T08:00:00.000Z"
+            "2026-01-12T08:00:00.000Z",
+            False,
         )
         # date-times without offset are UTC (op 2)
         assert timeutil.parse_bound("2026-01-12T08:00:00", upper=upper) == (
-            "2026-01-12T08:00:00.000Z"
+            "2026-01-12T08:00:00.000Z",
+            False,
         )
+
+
+def test_parse_bound_lower_rounds_sub_milliseconds_up() -> None:
+    assert timeutil.parse_bound("2026-01-12T08:00:00.1234Z", upper=False) == (
+        "2026-01-12T08:00:00.124Z",
+        False,
+    )
+    assert timeutil.parse_bound("2026-01-12T08:00:00.1234Z", upper=True) == (
+        "2026-01-12T08:00:00.123Z",
+        False,
+    )
+
+
+def test_parse_bound_clamps_the_ends_of_time() -> None:
+    assert timeutil.parse_bound("9999-12-31", upper=True) == ("9999-12-31T23:59:59.999Z", False)
+    assert timeutil.parse_bound("0001-01-01T00:00:00+01:00", upper=False)[0] < "0001"
 
 
 def test_parse_bound_rejects_garbage() -> None:
@@ -486,4 +504,4 @@ def test_stamps_sort_as_text() -> None:
     early = timeutil.fmt(datetime(2026, 1, 12, 8, 0, 0, tzinfo=UTC))
     late = timeutil.fmt(datetime(2026, 1, 12, 8, 0, 0, 1000, tzinfo=UTC))
     assert early < late
-    assert early < timeutil.parse_bound("2026-01-12", upper=True)
+    assert early < timeutil.parse_bound("2026-01-12", upper=True)[0]

@@ -13,7 +13,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -41,6 +48,14 @@ class WireModel(BaseModel):
         use_enum_values=True,
         validate_default=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        # api §1.6: a known field sent as null is treated as absent (defaults apply)
+        if isinstance(data, dict) and None in data.values():
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
     def wire(self) -> dict[str, Any]:
         """The model as stored JSON: aliases, enum values, absent and ``null`` fields left out."""

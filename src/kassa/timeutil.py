@@ -35,17 +35,41 @@ def is_rfc3339(text: str) -> bool:
     return True
 
 
-def parse_bound(text: str, *, upper: bool) -> str:
-    """A ``date_from``/``date_to`` value as an exclusive-or-inclusive bound in ``fmt`` form.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BOUND = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+_LOWEST = "0000-01-01T00:00:00.000Z"
+_HIGHEST = "9999-12-31T23:59:59.999Z"
 
-    Returns the ``fmt`` string; for a date-only upper bound the next day's midnight is returned
-    and the caller compares with ``<``.
+
+def parse_bound(text: str, *, upper: bool) -> tuple[str, bool]:
+    """A ``date_from``/``date_to`` value as a bound on ``fmt`` strings.
+
+    Returns the bound and whether it is exclusive (a date-only upper bound means "before the
+    next day"). A lower bound finer than milliseconds is rounded up, so ``created >= bound``
+    stays exact; bounds outside the representable years are clamped. Raises ``ValueError``
+    for anything but an RFC 3339 date or date-time.
     """
-    if len(text) == 10:
+    if _DATE.match(text):
         day = date.fromisoformat(text)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return fmt(start + timedelta(days=1) if upper else start)
+        if not upper:
+            return fmt(start), False
+        try:
+            return fmt(start + timedelta(days=1)), True
+        except OverflowError:
+            return _HIGHEST, False
+    if not _BOUND.match(text):
+        raise ValueError(f"not an RFC 3339 date or date-time: {text!r}")
     moment = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
-    if moment.tzinfo is None:
+    if moment.tzinfo is None:  # date-times without offset are UTC
         moment = moment.replace(tzinfo=UTC)
-    return fmt(moment)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return (_HIGHEST if moment.year > 1 else _LOWEST), False
+    if not upper and moment.microsecond % 1000:
+        try:
+            moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
+        except OverflowError:
+            return _HIGHEST, False
+    return fmt(moment), False

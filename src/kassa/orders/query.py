@@ -11,6 +11,7 @@ from kassa.timeutil import parse_bound
 
 MAX_VALUES = 50
 MAX_LIMIT = 100
+MAX_INT = 2**53
 _ORDER_BY = {"created": "created", "billingemail": "billingEmail", "billingname": "billingName"}
 _ORDER_BY["carttotal"] = "cartTotal"
 
@@ -45,6 +46,8 @@ def _int(params: QueryParams, name: str, default: int, minimum: int) -> int:
         raise _bad(name, "must be an integer") from None
     if value < minimum:
         raise _bad(name, f"must be at least {minimum}")
+    if value > MAX_INT:
+        raise _bad(name, f"must be at most {MAX_INT}")
     return value
 
 
@@ -53,7 +56,7 @@ def _date(params: QueryParams, name: str, *, upper: bool) -> tuple[str | None, b
     if raw is None:
         return None, False
     try:
-        return parse_bound(raw, upper=upper), upper and len(raw) == 10
+        return parse_bound(raw, upper=upper)
     except ValueError:
         raise _bad(name, "must be an RFC 3339 date or date-time") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,10 +25,23 @@ class StoredOrder:
     meta: str
 
 
+def index_key(value: str, *, lower: bool = True) -> str:
+    """The indexed form of a free-text value: equal keys mean equal values.
+
+    NUL (which PostgreSQL text refuses) is escaped; a value longer than the column keeps a
+    prefix and a digest of the whole, so exact matching still holds.
+    """
+    text = value.replace("\x00", "\\u0000")
+    if lower:
+        text = text.lower()
+    if len(text) > KEY:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        text = text[: KEY - 65] + "#" + digest
+    return text
+
+
 def _key(value: Any, *, lower: bool = True) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return (value.lower() if lower else value)[:KEY]
+    return index_key(value, lower=lower) if isinstance(value, str) else None
 
 
 def _full_name(address: dict[str, Any]) -> str | None:
@@ -38,7 +52,7 @@ def _full_name(address: dict[str, Any]) -> str | None:
 
 
 def _phone(value: Any) -> str | None:
-    return _WS.sub("", value)[:KEY] if isinstance(value, str) else None
+    return index_key(_WS.sub("", value), lower=False) if isinstance(value, str) else None
 
 
 def index_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +96,9 @@ def index_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "cart_total_micros": cart_micros,
         "total_units": units,
         "total_micros": micros,
-        "search": "\x1f".join(s.lower() for s in searchable if isinstance(s, str)),
+        "search": "\x1f".join(
+            s.replace("\x00", "\\u0000").lower() for s in searchable if isinstance(s, str)
+        ),
     }
 
 
@@ -214,7 +230,7 @@ class OrderFilter:
 
 
 def _lowered(values: list[str]) -> list[str]:
-    return [v.lower()[:KEY] for v in values]
+    return [index_key(v) for v in values]
 
 
 def _like_escape(text: str) -> str:
@@ -225,7 +241,7 @@ def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
     c = orders.c
     where: list[ColumnElement[bool]] = [c.merchant == f.merchant, c.channel == f.channel]
     if f.search:
-        pattern = "%" + _like_escape(f.search.lower()) + "%"
+        pattern = "%" + _like_escape(f.search.replace("\x00", "\\u0000").lower()) + "%"
         where.append(c.search.like(pattern, escape="\\"))
     if f.payment_id is not None:
         where.append(
@@ -234,9 +250,9 @@ def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
             )
         )
     if f.reference is not None:
-        where.append(c.reference == f.reference[:KEY])
+        where.append(c.reference == index_key(f.reference, lower=False))
     if f.cart_reference is not None:
-        where.append(c.cart_reference == f.cart_reference[:KEY])
+        where.append(c.cart_reference == index_key(f.cart_reference, lower=False))
     if f.statuses:
         where.append(c.status.in_(f.statuses))
     for values, column in (
@@ -260,7 +276,8 @@ def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
         (f.shipping_phones, c.shipping_phone),
     ):
         if values:
-            where.append(column.in_([_WS.sub("", v)[:KEY] for v in values]))
+            phones = [index_key(_WS.sub("", v), lower=False) for v in values]
+            where.append(column.in_(phones))
     if f.date_from is not None:
         where.append(c.created >= f.date_from)
     if f.date_to is not None:

@@ -171,6 +171,8 @@ async def prepare(url: str, allow: AllowList) -> Target:
         raise URLRefused("URL must not contain user info")
     host = parts.hostname
     port = port or (443 if parts.scheme == "https" else 80)
+    if host.rstrip(".") in _REFUSED_HOSTS:  # refused by name, before any lookup
+        raise URLRefused(f"host {host} is never allowed")
     addresses = await _resolve(host, port)
     check_destination(host, addresses, allow)
     address = addresses[0]

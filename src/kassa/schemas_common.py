@@ -42,7 +42,7 @@ class WireModel(BaseModel):
         strict=True,
         extra="ignore",
         alias_generator=to_camel,
-        validate_by_name=True,
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
         use_enum_values=True,

@@ -78,7 +78,9 @@ def _actions(sent: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[
     result = []
     for action in sent:
         action_id = action.get("id")
+        # a current id is kept once; a repeated or unknown one gets a fresh id
         kept = action_id if action_id in known else ids.new_id("pa_")
+        known.discard(action_id)
         result.append({"id": kept, **{k: v for k, v in action.items() if k != "id"}})
     return result
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from kassa.schemas_common import (
     Attributes,
@@ -84,17 +83,8 @@ class PaymentIn(WireModel):
     upsell: Upsell | None = None
 
 
-def _provider_payload(value: Any) -> Any:
-    """``requestJson``/``responseJson``: any JSON value, stored verbatim, bounded in size."""
-    from kassa import jsonutil
-
-    size = len(value) if isinstance(value, str) else len(jsonutil.dumps(value))
-    if size > MAX_PROVIDER_PAYLOAD:
-        raise PydanticCustomError("too_long", "Provider payloads must be at most 262144 characters")
-    return value
-
-
-ProviderPayload = Annotated[Any, AfterValidator(_provider_payload)]
+# requestJson / responseJson: opaque provider text (JSON, XML, plain), stored verbatim
+ProviderPayload = Annotated[str, Field(max_length=MAX_PROVIDER_PAYLOAD)]
 
 
 class TransactionIn(WireModel):
@@ -104,6 +94,6 @@ class TransactionIn(WireModel):
     is_success: bool = False
     error_detail: Text | None = None
     psp_status: Text | None = None
-    request_json: ProviderPayload = None
-    response_json: ProviderPayload = None
+    request_json: ProviderPayload | None = None
+    response_json: ProviderPayload | None = None
     payment_action: ActionSnapshot | None = None

@@ -78,7 +78,7 @@ for _name, _cols in {
     "shipping_phone": ("shipping_phone",),
     "cart_total": ("cart_total_units", "cart_total_micros"),
 }.items():
-    Index(f"ix_orders_{_name}", *_TENANT, *_cols)
+    Index(f"ix_orders_{_name}", *(orders.c[c] for c in (*_TENANT, *_cols)))
 
 order_payments = Table(
     "order_payments",

@@ -1,0 +1,62 @@
+"""The Alembic migrations build exactly the schema the code declares, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from kassa.db import migrate
+from kassa.db.engine import Database
+from kassa.db.tables import metadata
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+def _order_indexes(connection: Connection) -> set[str]:
+    return {str(ix["name"]) for ix in inspect(connection).get_indexes("orders")}
+
+
+async def test_migrated_schema_matches_the_declared_tables(db: Database) -> None:
+    async with db.read() as conn:
+        differences = await conn.run_sync(_differences)
+    assert differences == []
+
+
+async def test_every_list_filter_has_an_index(db: Database) -> None:
+    async with db.read() as conn:
+        names = await conn.run_sync(_order_indexes)
+    expected = {
+        f"ix_orders_{key}"
+        for key in [
+            "created",
+            "status",
+            "reference",
+            "cart_reference",
+            "country",
+            "billing_country",
+            "shipping_country",
+            "billing_email",
+            "shipping_email",
+            "billing_given",
+            "billing_family",
+            "billing_name",
+            "shipping_given",
+            "shipping_family",
+            "shipping_name",
+            "billing_phone",
+            "shipping_phone",
+            "cart_total",
+        ]
+    }
+    assert expected <= names
+
+
+async def test_schema_is_at_the_head_revision(db: Database) -> None:
+    assert migrate.head_revision() is not None
+    assert await migrate.is_current(db) is True

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# kassa load benchmark (`make bench`): a fresh SQLite database, 100k seeded orders, `kassa serve`,
+# and wrk runs of GET order, PATCH attributes and two list filters. See docs/performance.md.
+#
+# Environment (all optional):
+#   BENCH_WORKERS=1        server worker processes (kassa serve --workers)
+#   BENCH_DURATION=10s     measured run per scenario (wrk -d)
+#   BENCH_WARMUP=2s        unmeasured warm-up per scenario (0 to skip)
+#   BENCH_TIMEOUT=10s      wrk --timeout (slower responses count as socket errors, not latency)
+#   BENCH_CONNECTIONS=32   wrk -c
+#   BENCH_THREADS=2        wrk -t
+#   BENCH_ORDERS=100000    orders seeded straight into the database for the list scenarios
+#   BENCH_PATCH_ORDERS=100 orders created through the API for the PATCH scenario
+#   BENCH_SCENARIOS="get_order patch_attributes list_email list_status"
+#   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
+#   BENCH_KEEP=1           keep the temporary directory (database, server log) for inspection
+#   VENV=.venv             virtualenv holding kassa
+#
+# Output: the wrk reports, then a summary table; the table is also written to
+# bench/results/latest.txt (plus a dated copy), the raw wrk output to bench/results/latest-wrk.txt.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+VENV=${VENV:-.venv}
+if [[ $VENV == /* ]]; then BIN=$VENV/bin; else BIN=$ROOT/$VENV/bin; fi
+WORKERS=${BENCH_WORKERS:-1}
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-2s}
+TIMEOUT=${BENCH_TIMEOUT:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+ORDERS=${BENCH_ORDERS:-100000}
+PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
+SCENARIOS=${BENCH_SCENARIOS:-get_order patch_attributes list_email list_status}
+MERCHANT=bench
+CHANNEL=bench
+RESULTS=$ROOT/bench/results
+
+say() { printf '\n== %s ==\n' "$*"; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+[[ -x $BIN/kassa ]] || die "$BIN/kassa not found; run 'make venv' first"
+
+# --- 1. wrk ------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+    say "installing wrk (Debian package)"
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "wrk is missing and we are not root; apt-get install wrk"
+        SUDO=sudo
+    fi
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y wrk
+fi
+command -v curl >/dev/null 2>&1 || die "curl is required"
+
+# --- 2. temporary directory, database, API key ---------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kassa-bench.XXXXXX")
+SERVER_PID=""
+
+server_children() {
+    [[ -n $SERVER_PID ]] && ps -o pid= --ppid "$SERVER_PID" 2>/dev/null || true
+}
+
+cleanup() {
+    local status=$? children pid
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        children=$(server_children)
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "bench: server $SERVER_PID still draining after 10 s; killing it" >&2
+            for pid in $SERVER_PID $children; do
+                kill -KILL "$pid" 2>/dev/null || true
+            done
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+    if [[ ${BENCH_KEEP:-} == 1 ]]; then
+        echo "bench: kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted" >&2; exit 130' INT
+trap 'echo "bench: terminated" >&2; exit 143' TERM HUP
+
+DB_FILE=$TMP/bench.db
+DB_URL="sqlite+aiosqlite:///$DB_FILE"
+DATA=$TMP/data
+mkdir -p "$DATA" "$RESULTS"
+
+say "database $DB_FILE"
+"$BIN/kassa" migrate --database "$DB_URL"
+KEY=$("$BIN/kassa" apikey create --merchant "$MERCHANT" --channel "$CHANNEL" --name bench \
+    --database "$DB_URL" | tail -n 1)
+[[ $KEY == kassa_* ]] || die "could not create an API key"
+
+# --- 3a. bulk seed (server not running yet) ------------------------------------------------------
+say "seeding $ORDERS orders"
+"$BIN/python" bench/seed.py bulk --database "$DB_FILE" --merchant "$MERCHANT" \
+    --channel "$CHANNEL" --count "$ORDERS" --key-name bench --out-dir "$DATA"
+INDEX_NOTE=$("$BIN/python" bench/seed.py indexes --database "$DB_FILE")
+echo "$INDEX_NOTE"
+
+# --- 4. server -----------------------------------------------------------------------------------
+PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+say "starting kassa serve on $URL with $WORKERS worker(s)"
+KASSA_ACCESS_LOG=false KASSA_LOG_LEVEL=${KASSA_LOG_LEVEL:-warning} \
+    "$BIN/kassa" serve --host 127.0.0.1 --port "$PORT" --database "$DB_URL" \
+    --workers "$WORKERS" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+ready=""
+for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "server exited"; }
+    if curl -fsS -o /dev/null "$URL/health/ready" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[[ -n $ready ]] || { cat "$TMP/server.log" >&2; die "server not ready after 30 s"; }
+if [[ $WORKERS -gt 1 ]]; then
+    # /health/ready answers as soon as one worker is up; give the others a moment
+    sleep 2
+fi
+
+# --- 3b. orders made through the API -----------------------------------------------------------
+"$BIN/python" bench/seed.py api --url "$URL" --key "$KEY" --merchant "$MERCHANT" \
+    --channel "$CHANNEL" --patch-orders "$PATCH_ORDERS" --out-dir "$DATA"
+
+# --- pre-flight: every scenario's request must answer 200 ------------------------------------------
+api_get() {
+    curl -sS -o "$TMP/preflight.json" -w '%{http_code}' \
+        -H "Authorization: Bearer $KEY" -H "x-merchant: $MERCHANT" -H "x-channel: $CHANNEL" "$@"
+}
+GET_ID=$(head -n 1 "$DATA/get_id.txt")
+EMAIL=$(head -n 1 "$DATA/emails.txt")
+code=$(api_get "$URL/api/v0/checkout/orders/$GET_ID")
+[[ $code == 200 ]] || die "GET order answered $code: $(cat "$TMP/preflight.json")"
+echo "GET order: $(wc -c <"$TMP/preflight.json") bytes"
+code=$(api_get -X PATCH -H 'Content-Type: application/json' --data '{"preflight":true}' \
+    "$URL/api/v0/checkout/orders/$(head -n 1 "$DATA/patch_ids.txt")/attributes")
+[[ $code == 200 ]] || die "PATCH attributes answered $code: $(cat "$TMP/preflight.json")"
+pagination() {
+    "$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["pagination"])' \
+        "$TMP/preflight.json"
+}
+code=$(api_get -G --data-urlencode "billing_emails=$EMAIL" "$URL/api/v0/checkout/orders")
+[[ $code == 200 ]] || die "list by email answered $code: $(cat "$TMP/preflight.json")"
+echo "list ?billing_emails=$EMAIL: $(pagination)"
+code=$(api_get "$URL/api/v0/checkout/orders?status=completed&limit=20")
+[[ $code == 200 ]] || die "list by status answered $code: $(cat "$TMP/preflight.json")"
+echo "list ?status=completed&limit=20: $(pagination)"
+
+# CPU time (clock ticks) used so far by the server and its worker processes
+server_ticks() {
+    local total=0 pid ticks
+    for pid in $SERVER_PID $(server_children); do
+        ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true)
+        total=$((total + ${ticks:-0}))
+    done
+    echo "$total"
+}
+
+# Wait until the server is idle (< 10% of a core over 0.5 s): requests wrk abandoned at the end of
+# a run keep running on the server and must not leak into the next scenario.
+wait_idle() {
+    local started=$SECONDS before after
+    for _ in $(seq 1 240); do
+        before=$(server_ticks)
+        sleep 0.5
+        after=$(server_ticks)
+        if ((after - before <= 5)); then
+            if ((SECONDS - started > 1)); then
+                echo "(server was busy for another $((SECONDS - started)) s with abandoned requests)"
+            fi
+            return 0
+        fi
+    done
+    echo "bench: server still busy after 120 s; going on" >&2
+}
+
+# --- 5. wrk scenarios ------------------------------------------------------------------------------
+export BENCH_DIR=$ROOT/bench BENCH_DATA=$DATA BENCH_KEY=$KEY BENCH_MERCHANT=$MERCHANT \
+    BENCH_CHANNEL=$CHANNEL
+RESULT_LINES=$TMP/results.txt
+WRK_LOG=$RESULTS/latest-wrk.txt
+: >"$RESULT_LINES"
+: >"$WRK_LOG"
+for scenario in $SCENARIOS; do
+    script=$ROOT/bench/$scenario.lua
+    [[ -f $script ]] || die "no script $script"
+    wait_idle
+    if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
+        say "$scenario: warm-up $WARMUP"
+        BENCH_SCENARIO="$scenario-warmup" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
+            --timeout "$TIMEOUT" -s "$script" "$URL" >/dev/null
+        wait_idle
+    fi
+    say "$scenario: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
+    BENCH_SCENARIO=$scenario wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
+        --timeout "$TIMEOUT" --latency -s "$script" "$URL" | tee -a "$WRK_LOG" "$TMP/$scenario.txt"
+    grep '^RESULT ' "$TMP/$scenario.txt" >>"$RESULT_LINES" || die "$scenario: no RESULT line"
+done
+wait_idle
+
+# --- 6. peak RSS of the server process(es) ---------------------------------------------------------
+RSS_LINES=$TMP/rss.txt
+: >"$RSS_LINES"
+rss_of() { # pid role
+    local hwm rss
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+    [[ -n $hwm ]] && echo "$1 $2 $hwm $rss" >>"$RSS_LINES"
+    return 0
+}
+if [[ $WORKERS -gt 1 ]]; then
+    rss_of "$SERVER_PID" supervisor
+else
+    rss_of "$SERVER_PID" server
+fi
+for child in $(ps -o pid= --ppid "$SERVER_PID" 2>/dev/null || true); do
+    args=$(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null || true)
+    case $args in
+        *resource_tracker*) role=tracker ;;
+        *spawn_main*) role=worker ;;
+        *) role=child ;;
+    esac
+    rss_of "$child" "$role"
+done
+
+# --- 7. summary ------------------------------------------------------------------------------------
+HEADER=$TMP/header.txt
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- src 2>/dev/null || commit="$commit (src modified)"
+{
+    echo "kassa bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  commit $commit"
+    echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr)"
+    echo "python $("$BIN/python" -c 'import platform, sqlite3; print(platform.python_version(), "/ sqlite", sqlite3.sqlite_version)')"
+    echo "server: kassa serve --workers $WORKERS, SQLite (WAL, synchronous=FULL), access log off"
+    echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT (after $WARMUP warm-up), same host"
+    echo "data: $ORDERS seeded orders + $PATCH_ORDERS PATCH orders + 1 GET order in $MERCHANT/$CHANNEL"
+    echo "$INDEX_NOTE"
+    if [[ ${BENCH_IDEMPOTENCY:-} == 1 ]]; then
+        echo "PATCH requests carry a unique Idempotency-Key (BENCH_IDEMPOTENCY=1)"
+    fi
+} >"$HEADER"
+SUMMARY=$TMP/summary.txt
+"$BIN/python" bench/summary.py "$RESULT_LINES" "$RSS_LINES" "$HEADER" >"$SUMMARY"
+say "summary"
+cat "$SUMMARY"
+cp "$SUMMARY" "$RESULTS/latest.txt"
+cp "$SUMMARY" "$RESULTS/$(date -u '+%Y%m%dT%H%M%SZ')-w$WORKERS.txt"
+echo
+echo "written to bench/results/latest.txt"

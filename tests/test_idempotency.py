@@ -208,15 +208,15 @@ async def test_expired_record_frees_the_key(
     first = await client.post(ORDERS, json={}, headers={"Idempotency-Key": key})
     assert first.status_code == 201, first.text
     assert await _marker_state(db, tenant, key) == "done"
-    async with db.write() as conn:  # retention over (24 h by default)
-        await conn.execute(
-            update(idempotency_table)
-            .where(
-                idempotency_table.c.merchant == tenant.merchant,
-                idempotency_table.c.key == key,
-            )
-            .values(expires_at=int(time.time() * 1000) - 1)
+    expire = (  # retention over (24 h by default)
+        update(idempotency_table)
+        .where(
+            idempotency_table.c.merchant == tenant.merchant,
+            idempotency_table.c.key == key,
         )
+        .values(expires_at=int(time.time() * 1000) - 1)
+    )
+    await db.write(lambda conn: conn.execute(expire))
     again = await client.post(ORDERS, json={}, headers={"Idempotency-Key": key})
     assert again.status_code == 201, again.text
     assert not _replayed(again)
@@ -363,32 +363,26 @@ async def _insert_marker(
 ) -> None:
     now_ms = int(time.time() * 1000)
     fingerprint = idempotency.fingerprint("POST", ORDERS, tenant.channel, None, body)
-    async with db.write() as conn:
-        await conn.execute(
-            insert(idempotency_table).values(
-                merchant=tenant.merchant,
-                key=key,
-                fingerprint=fingerprint,
-                state="in-flight",
-                started_at=now_ms - int(started_ago_s * 1000),
-                expires_at=now_ms - int(started_ago_s * 1000) + int(ttl_s * 1000),
-                status=None,
-                headers=None,
-                body=None,
-            )
-        )
+    marker = insert(idempotency_table).values(
+        merchant=tenant.merchant,
+        key=key,
+        fingerprint=fingerprint,
+        state="in-flight",
+        started_at=now_ms - int(started_ago_s * 1000),
+        expires_at=now_ms - int(started_ago_s * 1000) + int(ttl_s * 1000),
+        status=None,
+        headers=None,
+        body=None,
+    )
+    await db.write(lambda conn: conn.execute(marker))
 
 
 async def _marker_state(db: Database, tenant: Tenant, key: str) -> str | None:
-    async with db.read() as conn:
-        row = (
-            await conn.execute(
-                select(idempotency_table.c.state).where(
-                    idempotency_table.c.merchant == tenant.merchant,
-                    idempotency_table.c.key == key,
-                )
-            )
-        ).first()
+    query = select(idempotency_table.c.state).where(
+        idempotency_table.c.merchant == tenant.merchant,
+        idempotency_table.c.key == key,
+    )
+    row = await db.read(lambda conn: conn.execute(query).first())
     return None if row is None else str(row.state)
 
 

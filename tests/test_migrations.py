@@ -23,14 +23,12 @@ def _order_indexes(connection: Connection) -> set[str]:
 
 
 async def test_migrated_schema_matches_the_declared_tables(db: Database) -> None:
-    async with db.read() as conn:
-        differences = await conn.run_sync(_differences)
+    differences = await db.read(_differences)
     assert differences == []
 
 
 async def test_every_list_filter_has_an_index(db: Database) -> None:
-    async with db.read() as conn:
-        names = await conn.run_sync(_order_indexes)
+    names = await db.read(_order_indexes)
     expected = {
         f"ix_orders_{key}"
         for key in [

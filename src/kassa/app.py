@@ -99,8 +99,7 @@ async def _ready_checks(state: AppState) -> dict[str, str]:
     checks = {"database": "failed", "migrations": "failed"}
     try:
         async with asyncio.timeout(2):
-            async with state.db.read() as conn:
-                await conn.execute(text("SELECT 1"))
+            await state.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
             checks["database"] = "ok"
             if state.migrated or await migrate.is_current(state.db):
                 state.migrated = True

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import jsonutil
 from kassa.db.engine import Database
@@ -73,6 +73,29 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _claim(conn: Connection, marker: dict[str, Any]) -> Claim | Outcome:
+    merchant, key, fp = marker["merchant"], marker["key"], marker["fingerprint"]
+    where = (idempotency.c.merchant == merchant, idempotency.c.key == key)
+    for _ in range(3):
+        row = conn.execute(select(idempotency).where(*where)).first()
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(idempotency).values(**marker))
+            except IntegrityError:
+                continue  # claimed concurrently: look again
+            return Claim(merchant, key, fp)
+        if row.expires_at <= marker["started_at"]:
+            conn.execute(update(idempotency).where(*where).values(**marker))
+            return Claim(merchant, key, fp)
+        if row.fingerprint != fp:
+            raise IdempotencyKeyReuse()
+        if row.state != "done":
+            raise IdempotencyKeyInFlight()
+        return Outcome(row.status, row.body or b"", orjson.loads(row.headers or "{}"))
+    raise IdempotencyKeyInFlight()
+
+
 async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outcome:
     """Claim ``key`` for a new execution, or return the recorded outcome to replay."""
     now_ms = _now_ms()
@@ -87,36 +110,15 @@ async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outco
         "headers": None,
         "body": None,
     }
-    where = (idempotency.c.merchant == merchant, idempotency.c.key == key)
-    for _ in range(3):
-        async with db.write() as conn:
-            row = (await conn.execute(select(idempotency).where(*where))).first()
-            if row is None:
-                try:
-                    async with conn.begin_nested():
-                        await conn.execute(insert(idempotency).values(**marker))
-                except IntegrityError:
-                    continue
-                return Claim(merchant, key, fp)
-            if row.expires_at <= now_ms:
-                await conn.execute(update(idempotency).where(*where).values(**marker))
-                return Claim(merchant, key, fp)
-            if row.fingerprint != fp:
-                raise IdempotencyKeyReuse()
-            if row.state != "done":
-                raise IdempotencyKeyInFlight()
-            return Outcome(row.status, row.body or b"", orjson.loads(row.headers or "{}"))
-    raise IdempotencyKeyInFlight()
+    return await db.write(lambda conn: _claim(conn, marker))
 
 
-async def complete(
-    conn: AsyncConnection, claim_: Claim | None, outcome: Outcome, retention_s: float
-) -> None:
+def complete(conn: Connection, claim_: Claim | None, outcome: Outcome, retention_s: float) -> None:
     """Turn the marker into the final record, inside the caller's write transaction."""
     if claim_ is None:
         return
     headers = {k: v for k, v in outcome.headers.items() if k.lower() in RECORDED_HEADERS}
-    await conn.execute(
+    conn.execute(
         update(idempotency)
         .where(idempotency.c.merchant == claim_.merchant, idempotency.c.key == claim_.key)
         .values(
@@ -132,17 +134,14 @@ async def complete(
 async def release(db: Database, claim_: Claim | None) -> None:
     if claim_ is None:
         return
-    async with db.write() as conn:
-        await conn.execute(
-            delete(idempotency).where(
-                idempotency.c.merchant == claim_.merchant,
-                idempotency.c.key == claim_.key,
-                idempotency.c.state == "in-flight",
-            )
-        )
+    statement = delete(idempotency).where(
+        idempotency.c.merchant == claim_.merchant,
+        idempotency.c.key == claim_.key,
+        idempotency.c.state == "in-flight",
+    )
+    await db.write(lambda conn: conn.execute(statement))
 
 
 async def purge_expired(db: Database) -> int:
-    async with db.write() as conn:
-        result = await conn.execute(delete(idempotency).where(idempotency.c.expires_at < _now_ms()))
-    return int(result.rowcount or 0)
+    statement = delete(idempotency).where(idempotency.c.expires_at < _now_ms())
+    return await db.write(lambda conn: int(conn.execute(statement).rowcount or 0))

@@ -7,6 +7,7 @@ deployment secret is generated once and kept in the database (development use).
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 
 from sqlalchemy import select
@@ -19,19 +20,17 @@ from kassa.state import AppState
 _KEY = "webhook_secret"
 
 
+_SELECT = select(kv.c.value).where(kv.c.key == _KEY)
+
+
 async def deployment_secret(db: Database) -> str:
-    async with db.read() as conn:
-        row = (await conn.execute(select(kv.c.value).where(kv.c.key == _KEY))).first()
+    row = await db.read(lambda conn: conn.execute(_SELECT).first())
     if row is not None:
         return str(row.value)
     fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    try:
-        async with db.write() as conn:
-            await conn.execute(kv.insert().values(key=_KEY, value=fresh))
-    except IntegrityError:
-        pass  # another process created it first
-    async with db.read() as conn:
-        row = (await conn.execute(select(kv.c.value).where(kv.c.key == _KEY))).first()
+    with contextlib.suppress(IntegrityError):  # another process created it first
+        await db.write(lambda conn: conn.execute(kv.insert().values(key=_KEY, value=fresh)))
+    row = await db.read(lambda conn: conn.execute(_SELECT).first())
     assert row is not None
     return str(row.value)
 

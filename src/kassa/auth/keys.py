@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from kassa.db.engine import Database
@@ -77,18 +77,16 @@ async def create_key(
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     name = name or f"{merchant}-{secrets.token_hex(4)}"
     created = fmt(now())
+    statement = insert(api_keys).values(
+        name=name,
+        key_hash=hash_key(key),
+        merchant=merchant,
+        channels=orjson.dumps(channels).decode() if channels else None,
+        adapter_id=adapter_id,
+        created=created,
+    )
     try:
-        async with db.write() as conn:
-            await conn.execute(
-                insert(api_keys).values(
-                    name=name,
-                    key_hash=hash_key(key),
-                    merchant=merchant,
-                    channels=orjson.dumps(channels).decode() if channels else None,
-                    adapter_id=adapter_id,
-                    created=created,
-                )
-            )
+        await db.write(lambda conn: conn.execute(statement))
     except IntegrityError as exc:
         raise InvalidRequest(f"An API key named {name!r} already exists.") from exc
     return key, ApiKey(
@@ -97,38 +95,28 @@ async def create_key(
 
 
 async def list_keys(db: Database) -> list[ApiKey]:
-    async with db.read() as conn:
-        rows = (await conn.execute(select(api_keys).order_by(api_keys.c.id))).all()
+    rows = await db.read(lambda conn: conn.execute(select(api_keys).order_by(api_keys.c.id)).all())
     return [_row_to_key(row) for row in rows]
 
 
 async def revoke_key(db: Database, name: str) -> bool:
-    async with db.write() as conn:
-        result = await conn.execute(
-            update(api_keys)
-            .where(api_keys.c.name == name, api_keys.c.revoked.is_(None))
-            .values(revoked=fmt(now()))
-        )
-    return bool(result.rowcount)
+    statement = (
+        update(api_keys)
+        .where(api_keys.c.name == name, api_keys.c.revoked.is_(None))
+        .values(revoked=fmt(now()))
+    )
+    return await db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
 
 async def key_is_valid(db: Database, key: str) -> bool:
-    async with db.read() as conn:
-        row = (
-            await conn.execute(
-                select(api_keys.c.revoked).where(api_keys.c.key_hash == hash_key(key))
-            )
-        ).first()
+    statement = select(api_keys.c.revoked).where(api_keys.c.key_hash == hash_key(key))
+    row = await db.read(lambda conn: conn.execute(statement).first())
     return row is not None and row.revoked is None
 
 
-_LOOKUP = select(
-    api_keys.c.name,
-    api_keys.c.merchant,
-    api_keys.c.channels,
-    api_keys.c.adapter_id,
-    api_keys.c.created,
-    api_keys.c.revoked,
+_LOOKUP = text(
+    "SELECT name, merchant, channels, adapter_id, created, revoked FROM api_keys"
+    " WHERE key_hash = :key_hash"
 )
 
 
@@ -155,8 +143,8 @@ async def authenticate(
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("Missing API key (Authorization header).")
-    async with db.read() as conn:
-        row = (await conn.execute(_LOOKUP.where(api_keys.c.key_hash == hash_key(token)))).first()
+    params = {"key_hash": hash_key(token)}
+    row = await db.read(lambda conn: conn.execute(_LOOKUP, params).first())
     if row is None or row.revoked is not None:
         raise Unauthorized()
     key = _row_to_key(row)

@@ -1,34 +1,52 @@
 """One database handle for SQLite and PostgreSQL.
 
-``Database.read()`` gives an autocommit connection for single-statement reads. ``Database.write()``
-gives a connection inside a transaction that may lock an order row: on SQLite every write
-transaction starts with ``BEGIN IMMEDIATE`` (so two writers never both read and then collide), on
-PostgreSQL the repository takes ``SELECT ... FOR UPDATE``. SQLite writes within one process are
-queued on a single connection, which is faster than letting threads spin on the file lock;
-across processes SQLite's own lock and ``busy_timeout`` decide.
+All database work is written as plain functions of a synchronous SQLAlchemy ``Connection``;
+``Database`` decides where they run:
+
+- ``read(fn)``: short reads (a primary-key lookup, an API key). PostgreSQL: an asyncpg
+  connection driven through ``run_sync``. SQLite: inline on the event loop's own connection —
+  a primary-key lookup in WAL mode takes microseconds, less than handing it to a thread.
+- ``scan(fn)``: reads that may take long (lists). SQLite: a small thread pool.
+- ``write(fn)``: one transaction that may lock an order. PostgreSQL: ``BEGIN`` … ``COMMIT`` on
+  one connection (``fn`` takes row locks with ``SELECT … FOR UPDATE``). SQLite: a single writer
+  thread runs queued writes in **group commits** — ``BEGIN IMMEDIATE``, each write in its own
+  savepoint (a failing write rolls back alone), one ``COMMIT`` (one fsync) for the batch — and
+  answers every write of the batch only after that commit. Writes are therefore serialised per
+  process; across processes SQLite's file lock and ``busy_timeout`` serialise them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool, StaticPool
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
+MAX_BATCH = 64
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Take BEGIN into our own hands (the driver's lazy BEGIN DEFERRED lets writers collide).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -36,45 +54,197 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def sync_sqlite_url(url: str) -> str:
+    """``sqlite+aiosqlite:///x.db`` and ``sqlite:///x.db`` both name the file ``x.db``."""
+    parsed = make_url(url)
+    return parsed.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, **kw: Any) -> Engine:
+    engine = create_engine(sync_sqlite_url(url), connect_args={"check_same_thread": False}, **kw)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[Connection], Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _SqliteWriter:
+    """The one thread that writes to an SQLite file for this process (group commit)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _sqlite_engine(url, poolclass=StaticPool)
+        event.listen(self.engine, "begin", _begin_immediate)
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="kassa-sqlite-writer", daemon=True)
+        self.thread.start()
+
+    async def submit(self, fn: Callable[[Connection], T]) -> T:
+        job = _Job(fn, asyncio.get_running_loop())
+        self.jobs.put(job)
+        result: T = await job.future
+        return result
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            while True:
+                first = self.jobs.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        job = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._run_batch(conn, batch)
+                if stop:
+                    return
+
+    @staticmethod
+    def _run_batch(conn: Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with conn.begin():
+                for job in batch:
+                    try:
+                        with conn.begin_nested():
+                            result = job.fn(conn)
+                    except Exception as exc:
+                        outcomes.append((job, None, exc))
+                    else:
+                        outcomes.append((job, result, None))
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch happened
+            outcomes = [(job, None, exc) for job in batch]
+        for job, result, error in outcomes:
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self._async: AsyncEngine | None = None
         if self.is_sqlite:
             self._ensure_sqlite_dir(url)
-            self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.writer = create_async_engine(url, pool_size=1, max_overflow=0)
-            event.listen(self.writer.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.writer.sync_engine, "begin", _begin_immediate)
+            self._ensure_wal(url)
+            self._writer = _SqliteWriter(url)
+            # one connection for inline reads on the event loop thread
+            self._inline_engine = _sqlite_engine(url, poolclass=StaticPool)
+            self._inline = self._inline_engine.connect()
+            self._scan_engine = _sqlite_engine(url, poolclass=NullPool)
+            self._scan_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kassa-scan")
+            self._scan_local = threading.local()
+            self._scan_conns: list[Connection] = []
         else:
-            self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False
-            )
-            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.writer = self.engine
+            self._async = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
-        import os
-
         database = make_url(url).database
         if database and database != ":memory:":
             directory = os.path.dirname(os.path.abspath(database))
             os.makedirs(directory, exist_ok=True)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.reader.connect() as conn:
-            yield conn
+    @staticmethod
+    def _ensure_wal(url: str) -> None:
+        """Switch the file to WAL once, before several connections race to do it."""
+        database = make_url(url).database
+        if not database or database == ":memory:":
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            conn = sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            finally:
+                conn.close()
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.writer.begin() as conn:
-            yield conn
+    @property
+    def sync_engine(self) -> Engine:
+        """For migrations only: an engine that runs on the calling thread."""
+        if self.is_sqlite:
+            return self._inline_engine
+        assert self._async is not None
+        return self._async.sync_engine
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            try:
+                return fn(self._inline)
+            finally:
+                self._inline.rollback()
+        assert self._async is not None
+        async with self._async.connect() as conn:
+            return await conn.run_sync(fn)
+
+    def _scan_conn(self) -> Connection:
+        conn: Connection | None = getattr(self._scan_local, "conn", None)
+        if conn is None:
+            conn = self._scan_engine.connect()
+            self._scan_local.conn = conn
+            self._scan_conns.append(conn)
+        return conn
+
+    def _scan_sync(self, fn: Callable[[Connection], T]) -> T:
+        conn = self._scan_conn()
+        try:
+            return fn(conn)
+        finally:
+            conn.rollback()
+
+    async def scan(self, fn: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._scan_pool, self._scan_sync, fn)
+        return await self.read(fn)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            return await self._writer.submit(fn)
+        assert self._async is not None
+        async with self._async.begin() as conn:
+            return await conn.run_sync(fn)
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.writer is not self.engine:
-            await self.writer.dispose()
+        if self.is_sqlite:
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
+            self._scan_pool.shutdown(wait=True)
+            for conn in self._scan_conns:
+                conn.close()
+            self._inline.close()
+            self._inline_engine.dispose()
+            self._scan_engine.dispose()
+        else:
+            assert self._async is not None
+            await self._async.dispose()

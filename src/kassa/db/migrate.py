@@ -36,12 +36,8 @@ def _current(connection: Connection) -> str | None:
 
 
 async def upgrade(db: Database) -> None:
-    engine = db.writer if db.is_sqlite else db.engine
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    await db.write(_upgrade)
 
 
 async def is_current(db: Database) -> bool:
-    async with db.read() as conn:
-        current = await conn.run_sync(_current)
-    return current == head_revision()
+    return await db.read(_current) == head_revision()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
@@ -106,33 +106,35 @@ def payment_ids(doc: dict[str, Any]) -> set[str]:
     return {p["id"] for p in doc.get("payments") or [] if isinstance(p.get("id"), str)}
 
 
-def _scope(merchant: str, channel: str, order_id: str) -> ColumnElement[bool]:
-    return and_(orders.c.id == order_id, orders.c.merchant == merchant, orders.c.channel == channel)
+_GET_SQL = (
+    "SELECT doc, version, meta FROM orders"
+    " WHERE id = :id AND merchant = :merchant AND channel = :channel"
+)
+_GET = text(_GET_SQL)
+_LOCK = text(_GET_SQL + " FOR UPDATE")
 
 
-_GET = select(orders.c.doc, orders.c.version, orders.c.meta)
-
-
-async def get(
-    conn: AsyncConnection, merchant: str, channel: str, order_id: str
-) -> StoredOrder | None:
-    row = (await conn.execute(_GET.where(_scope(merchant, channel, order_id)))).first()
+def get(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
+    params = {"id": order_id, "merchant": merchant, "channel": channel}
+    row = conn.execute(_GET, params).first()
     return StoredOrder(row.doc, row.version, row.meta) if row else None
 
 
-async def lock(
-    conn: AsyncConnection, merchant: str, channel: str, order_id: str
-) -> StoredOrder | None:
-    """Read an order inside a write transaction, holding its row until commit."""
-    query = _GET.where(_scope(merchant, channel, order_id)).with_for_update()
-    row = (await conn.execute(query)).first()
+def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
+    """Read an order inside a write transaction, holding its row until commit.
+
+    PostgreSQL locks the row; on SQLite the writer already holds the database's write lock.
+    """
+    statement = _LOCK if conn.dialect.name == "postgresql" else _GET
+    params = {"id": order_id, "merchant": merchant, "channel": channel}
+    row = conn.execute(statement, params).first()
     return StoredOrder(row.doc, row.version, row.meta) if row else None
 
 
-async def insert_order(
-    conn: AsyncConnection, doc: dict[str, Any], text: str, meta: str, version: int = 1
+def insert_order(
+    conn: Connection, doc: dict[str, Any], text: str, meta: str, version: int = 1
 ) -> None:
-    await conn.execute(
+    conn.execute(
         insert(orders).values(
             id=doc["id"],
             merchant=doc["merchant"],
@@ -146,13 +148,13 @@ async def insert_order(
     )
     ids = payment_ids(doc)
     if ids:
-        await conn.execute(
+        conn.execute(
             insert(order_payments), [{"order_id": doc["id"], "payment_id": p} for p in ids]
         )
 
 
-async def update_order(
-    conn: AsyncConnection,
+def update_order(
+    conn: Connection,
     old: dict[str, Any],
     new: dict[str, Any],
     *,
@@ -166,7 +168,7 @@ async def update_order(
     """
     before, after = index_columns(old), index_columns(new)
     changed = {k: v for k, v in after.items() if before.get(k) != v}
-    result = await conn.execute(
+    result = conn.execute(
         update(orders)
         .where(orders.c.id == new["id"], orders.c.version == version)
         .values(doc=text, meta=meta, version=version + 1, **changed)
@@ -175,25 +177,25 @@ async def update_order(
         return False
     old_ids, new_ids = payment_ids(old), payment_ids(new)
     if new_ids - old_ids:
-        await conn.execute(
+        conn.execute(
             insert(order_payments),
             [{"order_id": new["id"], "payment_id": p} for p in sorted(new_ids - old_ids)],
         )
     return True
 
 
-async def delete_order(conn: AsyncConnection, order_id: str) -> None:
-    await conn.execute(delete(history).where(history.c.order_id == order_id))
-    await conn.execute(delete(order_payments).where(order_payments.c.order_id == order_id))
-    await conn.execute(delete(orders).where(orders.c.id == order_id))
+def delete_order(conn: Connection, order_id: str) -> None:
+    conn.execute(delete(history).where(history.c.order_id == order_id))
+    conn.execute(delete(order_payments).where(order_payments.c.order_id == order_id))
+    conn.execute(delete(orders).where(orders.c.id == order_id))
 
 
-async def insert_history(conn: AsyncConnection, order_id: str, sequence: int, entry: str) -> None:
-    await conn.execute(insert(history).values(order_id=order_id, sequence=sequence, entry=entry))
+def insert_history(conn: Connection, order_id: str, sequence: int, entry: str) -> None:
+    conn.execute(insert(history).values(order_id=order_id, sequence=sequence, entry=entry))
 
 
-async def list_history(conn: AsyncConnection, order_id: str) -> list[str]:
-    rows = await conn.execute(
+def list_history(conn: Connection, order_id: str) -> list[str]:
+    rows = conn.execute(
         select(history.c.entry).where(history.c.order_id == order_id).order_by(history.c.sequence)
     )
     return [row.entry for row in rows]
@@ -302,14 +304,14 @@ def _ordering(f: OrderFilter) -> list[Any]:
     return ordering
 
 
-async def list_orders(conn: AsyncConnection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
+def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
     where = _conditions(f)
-    page = await conn.execute(
+    page = conn.execute(
         select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
     )
     docs = [row.doc for row in page]
     totals = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.count(),
                 func.coalesce(func.sum(orders.c.total_units), literal(0)),

@@ -9,13 +9,13 @@ its index columns, one history entry and the idempotency record, all in one tran
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jsonpatch
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from kassa import idempotency, ids, jsonutil, timeutil
 from kassa.errors import (
@@ -112,8 +112,20 @@ def history_entry(
     return jsonutil.dumps(entry)
 
 
+def _locked(conn: Connection, call: Call, order_id: str) -> repo.StoredOrder:
+    principal = call.principal
+    stored = repo.lock(conn, principal.merchant, principal.channel, order_id)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return stored
+
+
+def _complete(conn: Connection, call: Call, outcome: Outcome) -> None:
+    idempotency.complete(conn, call.claim, outcome, call.app.settings.idempotency_retention)
+
+
 async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outcome]) -> Outcome:
-    db, principal = call.app.db, call.principal
+    principal = call.principal
     created = timeutil.fmt(timeutil.now())
     order, computed = rules.new_order(
         body,
@@ -123,17 +135,19 @@ async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outc
         created=created,
     )
     text = jsonutil.dumps(order).decode()
+    meta = orjson.dumps({"computed": computed}).decode()
     outcome = respond(order["id"])
     outcome.headers.setdefault("ETag", etag(1))
-    async with db.write() as conn:
-        await repo.insert_order(conn, order, text, orjson.dumps({"computed": computed}).decode())
-        patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
-        entry = history_entry(call, 1, created, patch)
-        await repo.insert_history(conn, order["id"], 1, entry.decode())
-        await idempotency.complete(
-            conn, call.claim, outcome, call.app.settings.idempotency_retention
-        )
-    return outcome
+    patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
+    entry = history_entry(call, 1, created, patch).decode()
+
+    def job(conn: Connection) -> Outcome:
+        repo.insert_order(conn, order, text, meta)
+        repo.insert_history(conn, order["id"], 1, entry)
+        _complete(conn, call, outcome)
+        return outcome
+
+    return await call.app.db.write(job)
 
 
 async def modify(
@@ -143,11 +157,9 @@ async def modify(
     respond: Callable[[int, dict[str, Any], T], Outcome],
 ) -> Outcome:
     """Apply ``apply`` to the order under its row lock and commit the result (or nothing)."""
-    db, principal = call.app.db, call.principal
-    async with db.write() as conn:
-        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
-        if stored is None:
-            raise OrderNotFound(order_id)
+
+    def job(conn: Connection) -> Outcome:
+        stored = _locked(conn, call, order_id)
         check_if_match(call, stored.version)
         before = jsonutil.loads(stored.doc)
         after = jsonutil.loads(stored.doc)
@@ -162,49 +174,45 @@ async def modify(
         else:
             version = stored.version + 1
             after["lastModified"] = ctx.now
-            text = jsonutil.dumps(after).decode()
-            stored_ok = await repo.update_order(
+            stored_ok = repo.update_order(
                 conn,
                 before,
                 after,
-                text=text,
+                text=jsonutil.dumps(after).decode(),
                 meta=orjson.dumps(meta).decode(),
                 version=stored.version,
             )
             if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
                 raise RuntimeError("order row changed while locked")
-            patch = diff(old_view, new_view)
-            entry = history_entry(call, version, ctx.now, patch)
-            await repo.insert_history(conn, order_id, version, entry.decode())
+            entry = history_entry(call, version, ctx.now, diff(old_view, new_view))
+            repo.insert_history(conn, order_id, version, entry.decode())
             outcome = respond(version, after, result)
             outcome.headers.setdefault("ETag", etag(version))
-        await idempotency.complete(
-            conn, call.claim, outcome, call.app.settings.idempotency_retention
-        )
-    return outcome
+        _complete(conn, call, outcome)
+        return outcome
+
+    return await call.app.db.write(job)
 
 
 async def delete(call: Call, order_id: str, outcome: Outcome) -> Outcome:
-    db, principal = call.app.db, call.principal
-    async with db.write() as conn:
-        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
-        if stored is None:
-            raise OrderNotFound(order_id)
+    def job(conn: Connection) -> Outcome:
+        stored = _locked(conn, call, order_id)
         check_if_match(call, stored.version)
         if has_captures(orjson.loads(stored.meta)):
             raise OrderHasTransactions()
-        await delete_for_order(conn, order_id)
-        await repo.delete_order(conn, order_id)
-        await idempotency.complete(
-            conn, call.claim, outcome, call.app.settings.idempotency_retention
-        )
-    return outcome
+        delete_for_order(conn, order_id)
+        repo.delete_order(conn, order_id)
+        _complete(conn, call, outcome)
+        return outcome
+
+    return await call.app.db.write(job)
 
 
 async def read(call: Call, order_id: str) -> repo.StoredOrder:
     principal = call.principal
-    async with call.app.db.read() as conn:
-        stored = await repo.get(conn, principal.merchant, principal.channel, order_id)
+    stored = await call.app.db.read(
+        lambda conn: repo.get(conn, principal.merchant, principal.channel, order_id)
+    )
     if stored is None:
         raise OrderNotFound(order_id)
     return stored
@@ -212,26 +220,26 @@ async def read(call: Call, order_id: str) -> repo.StoredOrder:
 
 async def history(call: Call, order_id: str) -> list[str]:
     principal = call.principal
-    async with call.app.db.read() as conn:
-        stored = await repo.get(conn, principal.merchant, principal.channel, order_id)
-        if stored is None:
-            raise OrderNotFound(order_id)
-        return await repo.list_history(conn, order_id)
+
+    def job(conn: Connection) -> list[str] | None:
+        if repo.get(conn, principal.merchant, principal.channel, order_id) is None:
+            return None
+        return repo.list_history(conn, order_id)
+
+    entries = await call.app.db.scan(job)
+    if entries is None:
+        raise OrderNotFound(order_id)
+    return entries
 
 
 async def list_orders(call: Call, f: repo.OrderFilter) -> tuple[list[str], int, Any]:
-    async with call.app.db.read() as conn:
-        return await repo.list_orders(conn, f)
+    return await call.app.db.scan(lambda conn: repo.list_orders(conn, f))
 
 
 async def record_outcome(call: Call, outcome: Outcome) -> None:
     """Record the outcome of a write that changed nothing (for its idempotency key)."""
-    if call.claim is None:
-        return
-    async with call.app.db.write() as conn:
-        await idempotency.complete(
-            conn, call.claim, outcome, call.app.settings.idempotency_retention
-        )
+    if call.claim is not None:
+        await call.app.db.write(lambda conn: _complete(conn, call, outcome))
 
 
 async def append(
@@ -240,7 +248,7 @@ async def append(
     prepare: Callable[
         [dict[str, Any], dict[str, Any], WriteContext, int], tuple[dict[str, Any], T]
     ],
-    write_rows: Callable[[AsyncConnection, T], Awaitable[None]],
+    write_rows: Callable[[Connection, T], None],
     respond: Callable[[int, T], Outcome],
 ) -> Outcome:
     """A write outside the order document (semantics §4.4): transactions and action records.
@@ -249,11 +257,9 @@ async def append(
     returns the history ``details`` and its payload; then the rows are written, the version is
     incremented, ``lastModified`` set and a history entry with an empty patch inserted.
     """
-    db, principal = call.app.db, call.principal
-    async with db.write() as conn:
-        stored = await repo.lock(conn, principal.merchant, principal.channel, order_id)
-        if stored is None:
-            raise OrderNotFound(order_id)
+
+    def job(conn: Connection) -> Outcome:
+        stored = _locked(conn, call, order_id)
         before = jsonutil.loads(stored.doc)
         after = jsonutil.loads(stored.doc)
         meta = orjson.loads(stored.meta)
@@ -261,8 +267,8 @@ async def append(
         details, payload = prepare(after, meta, ctx, stored.version)
         version = stored.version + 1
         after["lastModified"] = ctx.now
-        await write_rows(conn, payload)
-        await repo.update_order(
+        write_rows(conn, payload)
+        repo.update_order(
             conn,
             before,
             after,
@@ -271,10 +277,10 @@ async def append(
             version=stored.version,
         )
         entry = history_entry(call, version, ctx.now, [], details=details)
-        await repo.insert_history(conn, order_id, version, entry.decode())
+        repo.insert_history(conn, order_id, version, entry.decode())
         outcome = respond(version, payload)
         outcome.headers.setdefault("ETag", etag(version))
-        await idempotency.complete(
-            conn, call.claim, outcome, call.app.settings.idempotency_retention
-        )
-    return outcome
+        _complete(conn, call, outcome)
+        return outcome
+
+    return await call.app.db.write(job)

@@ -4,13 +4,13 @@ except together with their order when no money was captured."""
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from kassa.db.tables import payment_transactions
 
 
-async def insert_transaction(
-    conn: AsyncConnection,
+def insert_transaction(
+    conn: Connection,
     *,
     transaction_id: str,
     order_id: str,
@@ -18,15 +18,15 @@ async def insert_transaction(
     seq: int,
     doc: str,
 ) -> None:
-    await conn.execute(
+    conn.execute(
         insert(payment_transactions).values(
             id=transaction_id, order_id=order_id, payment_id=payment_id, seq=seq, doc=doc
         )
     )
 
 
-async def list_transactions(conn: AsyncConnection, order_id: str, payment_id: str) -> list[str]:
-    rows = await conn.execute(
+def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[str]:
+    rows = conn.execute(
         select(payment_transactions.c.doc)
         .where(
             payment_transactions.c.order_id == order_id,
@@ -37,7 +37,5 @@ async def list_transactions(conn: AsyncConnection, order_id: str, payment_id: st
     return [row.doc for row in rows]
 
 
-async def delete_for_order(conn: AsyncConnection, order_id: str) -> None:
-    await conn.execute(
-        delete(payment_transactions).where(payment_transactions.c.order_id == order_id)
-    )
+def delete_for_order(conn: Connection, order_id: str) -> None:
+    conn.execute(delete(payment_transactions).where(payment_transactions.c.order_id == order_id))

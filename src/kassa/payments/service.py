@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import Connection
 
 from kassa import ids, jsonutil, money
 from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
@@ -120,9 +121,9 @@ def _record(payment_id: str, body: dict[str, Any], *, check_ledger: bool) -> Any
     return prepare
 
 
-async def _write(conn: Any, payload: dict[str, Any]) -> None:
+def _write(conn: Connection, payload: dict[str, Any]) -> None:
     doc = payload["doc"]
-    await ledger.insert_transaction(
+    ledger.insert_transaction(
         conn,
         transaction_id=doc["id"],
         order_id=payload["order_id"],
@@ -153,8 +154,7 @@ async def add_transaction(
 async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes:
     stored = await service.read(call, order_id)
     find_payment(jsonutil.loads(stored.doc), payment_id)
-    async with call.app.db.read() as conn:
-        docs = await ledger.list_transactions(conn, order_id, payment_id)
+    docs = await call.app.db.scan(lambda conn: ledger.list_transactions(conn, order_id, payment_id))
     return b"[" + ",".join(docs).encode() + b"]"
 
 

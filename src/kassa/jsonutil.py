@@ -113,4 +113,45 @@ def canonical(value: Any) -> bytes:
 
 
 def json_equal(a: Any, b: Any) -> bool:
-    return a is b or canonical(a) == canonical(b)
+    """JSON equality: numbers by value (``12.50`` equals ``12.5``), ``true`` is not ``1``,
+    objects regardless of key order, arrays element by element."""
+    if a is b:
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
+        return bool(a == b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """An RFC 6902 patch that turns ``old`` into ``new``.
+
+    Objects are compared key by key; anything else that differs (arrays included) is replaced
+    as a whole, which keeps the diff linear and the patch easy to read.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        ops: list[dict[str, Any]] = []
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
+        for key, value in new.items():
+            where = f"{path}/{_escape(key)}"
+            if key not in old:
+                ops.append({"op": "add", "path": where, "value": value})
+            else:
+                ops.extend(json_diff(old[key], value, where))
+        return ops
+    if json_equal(old, new):
+        return []
+    return [{"op": "replace", "path": path, "value": new}]

@@ -59,8 +59,9 @@ orders = Table(
 
 _TENANT = ("merchant", "channel")
 for _name, _cols in {
-    "created": ("created", "id"),
-    "status": ("status", "created"),
+    # the totals ride along so that totalSize and valueSum are answered from the index alone
+    "created": ("created", "id", "total_units", "total_micros"),
+    "status": ("status", "created", "total_units", "total_micros"),
     "reference": ("reference",),
     "cart_reference": ("cart_reference",),
     "country": ("country",),

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import jsonpatch
 import orjson
 from sqlalchemy.engine import Connection
 
@@ -82,18 +81,6 @@ def _write_time(previous: str | None) -> str:
 
 def _without_last_modified(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "lastModified"}
-
-
-def _canonical_text(value: Any) -> str:
-    return jsonutil.canonical(value).decode()
-
-
-def diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """RFC 6902 patch from ``old`` to ``new`` (JSON equality: numbers by value, true != 1)."""
-    patch: list[dict[str, Any]] = jsonpatch.JsonPatch.from_diff(
-        old, new, dumps=_canonical_text
-    ).patch
-    return patch
 
 
 def history_entry(
@@ -168,7 +155,8 @@ async def modify(
         result = apply(after, meta, ctx)
         rules.compute_totals(after, meta.get("computed", ()))
         old_view, new_view = _without_last_modified(before), _without_last_modified(after)
-        if jsonutil.json_equal(old_view, new_view):
+        patch = jsonutil.json_diff(old_view, new_view)
+        if not patch:
             outcome = respond(stored.version, before, result)
             outcome.headers.setdefault("ETag", etag(stored.version))
         else:
@@ -184,7 +172,7 @@ async def modify(
             )
             if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
                 raise RuntimeError("order row changed while locked")
-            entry = history_entry(call, version, ctx.now, diff(old_view, new_view))
+            entry = history_entry(call, version, ctx.now, patch)
             repo.insert_history(conn, order_id, version, entry.decode())
             outcome = respond(version, after, result)
             outcome.headers.setdefault("ETag", etag(version))

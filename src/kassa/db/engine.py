@@ -18,6 +18,7 @@ All database work is written as plain functions of a synchronous SQLAlchemy ``Co
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import queue
 import sqlite3
@@ -85,9 +86,18 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class _SqliteWriter:
-    """The one thread that writes to an SQLite file for this process (group commit)."""
+    """The one thread that writes to an SQLite file for this process (group commit).
+
+    With several processes on one file, each writer first takes an exclusive ``flock`` on a
+    sidecar lock file: waiting writers are woken as soon as it is released, instead of polling
+    SQLite's lock with ``busy_timeout``'s growing sleeps (which gave multi-second tails).
+    """
 
     def __init__(self, url: str) -> None:
+        database = make_url(url).database
+        self.lock_fd: int | None = None
+        if database and database != ":memory:":
+            self.lock_fd = os.open(database + "-lock", os.O_RDWR | os.O_CREAT, 0o600)
         self.engine = _sqlite_engine(url, poolclass=StaticPool)
         event.listen(self.engine, "begin", _begin_immediate)
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -104,6 +114,8 @@ class _SqliteWriter:
         self.jobs.put(None)
         self.thread.join(timeout=30)
         self.engine.dispose()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
 
     def _run(self) -> None:
         with self.engine.connect() as conn:
@@ -122,7 +134,13 @@ class _SqliteWriter:
                         stop = True
                         break
                     batch.append(job)
-                self._run_batch(conn, batch)
+                if self.lock_fd is not None:
+                    fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+                try:
+                    self._run_batch(conn, batch)
+                finally:
+                    if self.lock_fd is not None:
+                        fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
                 if stop:
                     return
 

@@ -10,10 +10,10 @@ import secrets
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kassa.db.engine import Database
+from kassa.db.engine import Database, query_one
 from kassa.db.tables import api_keys
 from kassa.errors import Forbidden, InvalidRequest, MissingHeader, Unauthorized
 from kassa.timeutil import fmt, now
@@ -114,7 +114,7 @@ async def key_is_valid(db: Database, key: str) -> bool:
     return row is not None and row.revoked is None
 
 
-_LOOKUP = text(
+_LOOKUP = (
     "SELECT name, merchant, channels, adapter_id, created, revoked FROM api_keys"
     " WHERE key_hash = :key_hash"
 )
@@ -144,10 +144,18 @@ async def authenticate(
     if token is None:
         raise Unauthorized("Missing API key (Authorization header).")
     params = {"key_hash": hash_key(token)}
-    row = await db.read(lambda conn: conn.execute(_LOOKUP, params).first())
-    if row is None or row.revoked is not None:
+    row = await db.read(lambda conn: query_one(conn, _LOOKUP, params))
+    if row is None or row[5] is not None:
         raise Unauthorized()
-    key = _row_to_key(row)
+    name, key_merchant, channels, adapter_id, created, revoked = row
+    key = ApiKey(
+        name,
+        key_merchant,
+        tuple(orjson.loads(channels)) if channels else None,
+        adapter_id,
+        created,
+        revoked,
+    )
     if not merchant or len(merchant) > 128:
         raise MissingHeader("The x-merchant header is required (1-128 characters).")
     if channel_required and (not channel or len(channel) > 128):

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
@@ -266,3 +267,31 @@ class Database:
         else:
             assert self._async is not None
             await self._async.dispose()
+
+
+@functools.lru_cache(maxsize=256)
+def _text(sql: str) -> Any:
+    return text(sql)
+
+
+def query_one(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Any] | None:
+    """One row of a hot-path query written in plain SQL with ``:name`` parameters.
+
+    On SQLite the statement goes straight to the driver (no SQLAlchemy result machinery);
+    elsewhere it runs as a cached ``text()`` statement.
+    """
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        row: Sequence[Any] | None = raw.execute(sql, params).fetchone()
+        return row
+    return conn.execute(_text(sql), params).first()
+
+
+def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
+    """Run a hot-path write statement; returns the number of rows it changed."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        return int(raw.execute(sql, params).rowcount)
+    return int(conn.execute(_text(sql), params).rowcount)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import delete, func, insert, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
+from kassa.db.engine import execute, query_one
 from kassa.db.tables import KEY, history, order_payments, orders
 
 _WS = re.compile(r"\s+")
@@ -106,18 +108,20 @@ def payment_ids(doc: dict[str, Any]) -> set[str]:
     return {p["id"] for p in doc.get("payments") or [] if isinstance(p.get("id"), str)}
 
 
-_GET_SQL = (
+_GET = (
     "SELECT doc, version, meta FROM orders"
     " WHERE id = :id AND merchant = :merchant AND channel = :channel"
 )
-_GET = text(_GET_SQL)
-_LOCK = text(_GET_SQL + " FOR UPDATE")
+_LOCK = _GET + " FOR UPDATE"
+_INSERT_HISTORY = (
+    "INSERT INTO history (order_id, sequence, entry) VALUES (:order_id, :sequence, :entry)"
+)
 
 
 def get(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
     params = {"id": order_id, "merchant": merchant, "channel": channel}
-    row = conn.execute(_GET, params).first()
-    return StoredOrder(row.doc, row.version, row.meta) if row else None
+    row = query_one(conn, _GET, params)
+    return StoredOrder(row[0], row[1], row[2]) if row else None
 
 
 def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
@@ -127,8 +131,17 @@ def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> Stored
     """
     statement = _LOCK if conn.dialect.name == "postgresql" else _GET
     params = {"id": order_id, "merchant": merchant, "channel": channel}
-    row = conn.execute(statement, params).first()
-    return StoredOrder(row.doc, row.version, row.meta) if row else None
+    row = query_one(conn, statement, params)
+    return StoredOrder(row[0], row[1], row[2]) if row else None
+
+
+@functools.lru_cache(maxsize=512)
+def _update_sql(columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{c} = :{c}" for c in ("doc", "meta", *columns))
+    return (
+        f"UPDATE orders SET {assignments}, version = :new_version"
+        " WHERE id = :id AND version = :version"
+    )
 
 
 def insert_order(
@@ -168,12 +181,15 @@ def update_order(
     """
     before, after = index_columns(old), index_columns(new)
     changed = {k: v for k, v in after.items() if before.get(k) != v}
-    result = conn.execute(
-        update(orders)
-        .where(orders.c.id == new["id"], orders.c.version == version)
-        .values(doc=text, meta=meta, version=version + 1, **changed)
-    )
-    if result.rowcount != 1:
+    params = {
+        **changed,
+        "doc": text,
+        "meta": meta,
+        "new_version": version + 1,
+        "id": new["id"],
+        "version": version,
+    }
+    if execute(conn, _update_sql(tuple(sorted(changed))), params) != 1:
         return False
     old_ids, new_ids = payment_ids(old), payment_ids(new)
     if new_ids - old_ids:
@@ -191,7 +207,7 @@ def delete_order(conn: Connection, order_id: str) -> None:
 
 
 def insert_history(conn: Connection, order_id: str, sequence: int, entry: str) -> None:
-    conn.execute(insert(history).values(order_id=order_id, sequence=sequence, entry=entry))
+    execute(conn, _INSERT_HISTORY, {"order_id": order_id, "sequence": sequence, "entry": entry})
 
 
 def list_history(conn: Connection, order_id: str) -> list[str]:

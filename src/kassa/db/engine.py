@@ -295,3 +295,39 @@ def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
         assert raw is not None
         return int(raw.execute(sql, params).rowcount)
     return int(conn.execute(_text(sql), params).rowcount)
+
+
+_AGGREGATES = threading.local()
+_AGGREGATES_MAX = 256
+
+
+def cached_until_commit(conn: Connection, statement: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered per SQLite connection until anything commits to the file.
+
+    SQLite's ``PRAGMA data_version`` changes whenever another connection (of any process)
+    commits, so a remembered aggregate is returned only while the data it counted is unchanged.
+    Lists then pay for ``totalSize``/``valueSum`` once between writes instead of on every page.
+    PostgreSQL (no such cheap check) always computes.
+    """
+    if conn.dialect.name != "sqlite":
+        return compute()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    version = raw.execute("PRAGMA data_version").fetchone()[0]
+    compiled = statement.compile(dialect=conn.dialect)
+    params = tuple(
+        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in compiled.params.items())
+    )
+    key = (id(raw), str(compiled), params)
+    cache: dict[Any, tuple[int, Any]] | None = getattr(_AGGREGATES, "cache", None)
+    if cache is None:
+        cache = _AGGREGATES.cache = {}
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        result: T = hit[1]
+        return result
+    result = compute()
+    if len(cache) >= _AGGREGATES_MAX:
+        cache.clear()
+    cache[key] = (version, result)
+    return result

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
-from kassa.db.engine import execute, query_one
+from kassa.db.engine import cached_until_commit, execute, query_one
 from kassa.db.tables import KEY, history, order_payments, orders
 
 _WS = re.compile(r"\s+")
@@ -326,14 +326,10 @@ def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decim
         select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
     )
     docs = [row.doc for row in page]
-    totals = (
-        conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(orders.c.total_units), literal(0)),
-                func.coalesce(func.sum(orders.c.total_micros), literal(0)),
-            ).where(*where)
-        )
-    ).one()
-    count, units, micros = totals
+    totals = select(
+        func.count(),
+        func.coalesce(func.sum(orders.c.total_units), literal(0)),
+        func.coalesce(func.sum(orders.c.total_micros), literal(0)),
+    ).where(*where)
+    count, units, micros = cached_until_commit(conn, totals, lambda: conn.execute(totals).one())
     return docs, int(count), money.join_units(int(units), int(micros))

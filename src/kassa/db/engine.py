@@ -25,7 +25,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -301,7 +301,7 @@ _AGGREGATES = threading.local()
 _AGGREGATES_MAX = 256
 
 
-def cached_until_commit(conn: Connection, statement: Any, compute: Callable[[], T]) -> T:
+def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()``, remembered per SQLite connection until anything commits to the file.
 
     SQLite's ``PRAGMA data_version`` changes whenever another connection (of any process)
@@ -314,20 +314,15 @@ def cached_until_commit(conn: Connection, statement: Any, compute: Callable[[], 
     raw = conn.connection.driver_connection
     assert raw is not None
     version = raw.execute("PRAGMA data_version").fetchone()[0]
-    compiled = statement.compile(dialect=conn.dialect)
-    params = tuple(
-        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in compiled.params.items())
-    )
-    key = (id(raw), str(compiled), params)
     cache: dict[Any, tuple[int, Any]] | None = getattr(_AGGREGATES, "cache", None)
     if cache is None:
         cache = _AGGREGATES.cache = {}
-    hit = cache.get(key)
+    hit = cache.get((id(raw), key))
     if hit is not None and hit[0] == version:
         result: T = hit[1]
         return result
     result = compute()
     if len(cache) >= _AGGREGATES_MAX:
         cache.clear()
-    cache[key] = (version, result)
+    cache[(id(raw), key)] = (version, result)
     return result

@@ -320,6 +320,16 @@ def _ordering(f: OrderFilter) -> list[Any]:
     return ordering
 
 
+def _filter_key(f: OrderFilter) -> tuple[Any, ...]:
+    """What decides ``totalSize``/``valueSum``: every filter, not paging or sorting."""
+    paging = {"offset", "limit", "order_by", "descending"}
+    return tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in vars(f).items()
+        if name not in paging
+    )
+
+
 def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
     where = _conditions(f)
     page = conn.execute(
@@ -331,5 +341,6 @@ def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decim
         func.coalesce(func.sum(orders.c.total_units), literal(0)),
         func.coalesce(func.sum(orders.c.total_micros), literal(0)),
     ).where(*where)
-    count, units, micros = cached_until_commit(conn, totals, lambda: conn.execute(totals).one())
+    key = _filter_key(f)
+    count, units, micros = cached_until_commit(conn, key, lambda: conn.execute(totals).one())
     return docs, int(count), money.join_units(int(units), int(micros))

@@ -38,6 +38,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 64
+HANDOVER_PAUSE_S = 0.0002
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -142,6 +143,10 @@ class _SqliteWriter:
                 finally:
                     if self.lock_fd is not None:
                         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+                        # flock is not fair: without a pause this thread would take the lock
+                        # straight back before a writer of another process, woken by the
+                        # release, gets to run.
+                        time.sleep(HANDOVER_PAUSE_S)
                 if stop:
                     return
 

@@ -3,7 +3,7 @@
 # and wrk runs of GET order, PATCH attributes and two list filters. See docs/performance.md.
 #
 # Environment (all optional):
-#   BENCH_WORKERS=1        server worker processes (kassa serve --workers)
+#   BENCH_WORKERS=2        server worker processes (kassa serve --workers; 2 = the cores here)
 #   BENCH_DURATION=10s     measured run per scenario (wrk -d)
 #   BENCH_WARMUP=2s        unmeasured warm-up per scenario (0 to skip)
 #   BENCH_TIMEOUT=10s      wrk --timeout (slower responses count as socket errors, not latency)
@@ -24,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
 if [[ $VENV == /* ]]; then BIN=$VENV/bin; else BIN=$ROOT/$VENV/bin; fi
-WORKERS=${BENCH_WORKERS:-1}
+WORKERS=${BENCH_WORKERS:-2}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 TIMEOUT=${BENCH_TIMEOUT:-10s}

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import idempotency, jsonutil
+from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.kassa = AppState(settings=settings, db=db or Database(settings.database_url))
     app.include_router(orders_router, prefix=prefix)
+    app.include_router(callbacks_router, prefix=prefix)
     app.include_router(payments_router, prefix=prefix)
     app.include_router(shippings_router, prefix=prefix)
     _ops_routes(app, prefix)

@@ -1,0 +1,1 @@
+"""Hooks, validations and notifications registered on an order."""

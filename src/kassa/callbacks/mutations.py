@@ -1,0 +1,66 @@
+"""Pure mutations that register, change and remove an order's callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kassa import ids
+from kassa.errors import LimitExceeded, NotFound, field_error
+from kassa.orders import rules
+from kassa.orders.mutations import Apply
+from kassa.orders.rules import Area
+from kassa.orders.service import WriteContext
+
+# the list each kind lives in, and the code of its 404
+KINDS = {
+    "hooks": "hook-not-found",
+    "notifications": "notification-not-found",
+    "validations": "validation-not-found",
+}
+_NAMES = {"hooks": "Hook", "notifications": "Notification", "validations": "Validation"}
+
+
+class CallbackNotFound(NotFound):
+    def __init__(self, kind: str, callback_id: str) -> None:
+        super().__init__(f"{_NAMES[kind]} with id:{callback_id} not found.")
+        self.code = KINDS[kind]
+
+
+def _index(order: dict[str, Any], kind: str, callback_id: str) -> int:
+    for index, entry in enumerate(order[kind]):
+        if entry["id"] == callback_id:
+            return index
+    raise CallbackNotFound(kind, callback_id)
+
+
+def add(kind: str, entry: dict[str, Any], created: list[str]) -> Apply:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+        rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
+        if len(order[kind]) >= rules.MAX_CALLBACKS:
+            raise LimitExceeded(
+                f"An order may hold at most {rules.MAX_CALLBACKS} {kind}.",
+                errors=[field_error(f"/{kind}", f"more than {rules.MAX_CALLBACKS} {kind}")],
+            )
+        callback_id = ids.callback_id()
+        order[kind].append({"id": callback_id, **entry})
+        created.append(callback_id)
+
+    return apply
+
+
+def replace(kind: str, callback_id: str, entry: dict[str, Any]) -> Apply:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+        index = _index(order, kind, callback_id)
+        rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
+        order[kind][index] = {"id": callback_id, **entry}
+
+    return apply
+
+
+def remove(kind: str, callback_id: str) -> Apply:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+        index = _index(order, kind, callback_id)
+        rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
+        del order[kind][index]
+
+    return apply

@@ -1,0 +1,109 @@
+"""Registration routes of hooks, notifications and validations (api ops 13-16, 20-22)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import http, jsonutil
+from kassa.callbacks import mutations
+from kassa.http import Call, validate
+from kassa.idempotency import Outcome
+from kassa.openapi import body_doc, responses_doc
+from kassa.orders import service
+from kassa.orders.mutations import Apply
+from kassa.orders.schemas import Hook, Notification, Validation
+from kassa.schemas_common import WireModel
+
+router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}", tags=["Checkout"])
+JSON = {"Content-Type": "application/json"}
+
+
+def _empty(version: int, order: dict[str, Any], result: None) -> Outcome:
+    return Outcome(200)
+
+
+async def _write(request: Request, operation: str, order_id: str, build: Any) -> Response:
+    call = await http.start(request, operation, body=True, write=True)
+
+    async def handler(call: Call) -> Outcome:
+        apply: Apply = build(call)
+        return await service.modify(call, order_id, apply, _empty)
+
+    return await http.run(call, handler)
+
+
+def _create(path: str, kind: str, model: type[WireModel], operation: str, schema: str) -> None:
+    @router.post(
+        path,
+        operation_id=operation,
+        openapi_extra=body_doc(schema),
+        responses=responses_doc(200, "CreateResponse"),
+        name=operation,
+    )
+    async def create(order_id: str, request: Request) -> Response:
+        call = await http.start(request, operation, body=True, write=True)
+
+        async def handler(call: Call) -> Outcome:
+            entry = validate(model, call.body).wire()
+            created: list[str] = []
+
+            def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+                return Outcome(200, jsonutil.dumps({"id": created[0]}), dict(JSON))
+
+            apply = mutations.add(kind, entry, created)
+            return await service.modify(call, order_id, apply, respond)
+
+        return await http.run(call, handler)
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {
+        "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+    }
+
+
+def _delete(kind: str, param: str, operation: str) -> None:
+    @router.delete(
+        f"/{kind}/{{{param}}}",
+        operation_id=operation,
+        openapi_extra=_path_param(param),
+        responses=responses_doc(200, None),
+        name=operation,
+    )
+    async def delete(order_id: str, request: Request) -> Response:
+        callback_id = request.path_params[param]
+        return await _write(
+            request, operation, order_id, lambda call: mutations.remove(kind, callback_id)
+        )
+
+
+_create("/hooks", "hooks", Hook, "CreateCheckoutOrderHook", "Hook")
+_delete("hooks", "hook_id", "DeleteCheckoutOrderHook")
+_create(
+    "/notifications",
+    "notifications",
+    Notification,
+    "CreateCheckoutOrderNotification",
+    "Notification",
+)
+_delete("notifications", "notification_id", "DeleteCheckoutOrderNotification")
+_create("/validations", "validations", Validation, "CreateCheckoutOrderValidation", "Validation")
+_delete("validations", "validation_id", "RemoveCheckoutOrderValidation")
+
+
+@router.put(
+    "/validations/{validation_id}",
+    operation_id="UpdateCheckoutOrderValidation",
+    openapi_extra=body_doc("Validation"),
+    responses=responses_doc(200, None),
+)
+async def put_validation(order_id: str, validation_id: str, request: Request) -> Response:
+    def build(call: Call) -> Apply:
+        entry = validate(Validation, call.body).wire()
+        return mutations.replace("validations", validation_id, entry)
+
+    return await _write(request, "UpdateCheckoutOrderValidation", order_id, build)

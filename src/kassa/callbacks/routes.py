@@ -15,25 +15,12 @@ from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
 from kassa.orders import service
 from kassa.orders.mutations import Apply
+from kassa.orders.routes import write_empty
 from kassa.orders.schemas import Hook, Notification, Validation
 from kassa.schemas_common import WireModel
 
 router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}", tags=["Checkout"])
 JSON = {"Content-Type": "application/json"}
-
-
-def _empty(version: int, order: dict[str, Any], result: None) -> Outcome:
-    return Outcome(200)
-
-
-async def _write(request: Request, operation: str, order_id: str, build: Any) -> Response:
-    call = await http.start(request, operation, body=True, write=True)
-
-    async def handler(call: Call) -> Outcome:
-        apply: Apply = build(call)
-        return await service.modify(call, order_id, apply, _empty)
-
-    return await http.run(call, handler)
 
 
 def _create(path: str, kind: str, model: type[WireModel], operation: str, schema: str) -> None:
@@ -76,7 +63,7 @@ def _delete(kind: str, param: str, operation: str) -> None:
     )
     async def delete(order_id: str, request: Request) -> Response:
         callback_id = request.path_params[param]
-        return await _write(
+        return await write_empty(
             request, operation, order_id, lambda call: mutations.remove(kind, callback_id)
         )
 
@@ -106,4 +93,4 @@ async def put_validation(order_id: str, validation_id: str, request: Request) ->
         entry = validate(Validation, call.body).wire()
         return mutations.replace("validations", validation_id, entry)
 
-    return await _write(request, "UpdateCheckoutOrderValidation", order_id, build)
+    return await write_empty(request, "UpdateCheckoutOrderValidation", order_id, build)

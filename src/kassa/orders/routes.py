@@ -40,7 +40,7 @@ def _empty_ok(version: int, order: dict[str, Any], result: Any) -> Outcome:
     return Outcome(200)
 
 
-async def _write(request: Request, operation: str, order_id: str, build: Any) -> Response:
+async def write_empty(request: Request, operation: str, order_id: str, build: Any) -> Response:
     """A write that answers 200 with an empty body; ``build(call)`` returns the mutation."""
     call = await http.start(request, operation, body=True, write=True)
 
@@ -147,7 +147,7 @@ async def patch_attributes(order_id: str, request: Request) -> Response:
             )
         return mutations.patch_attributes(validate_as(_attributes, call.body))
 
-    return await _write(request, "PatchCheckoutOrderAttributes", order_id, build)
+    return await write_empty(request, "PatchCheckoutOrderAttributes", order_id, build)
 
 
 @router.put(
@@ -160,7 +160,7 @@ async def put_cart(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply:
         return mutations.put_cart(validate(Cart, call.body).wire())
 
-    return await _write(request, "UpdateCheckoutOrderCart", order_id, build)
+    return await write_empty(request, "UpdateCheckoutOrderCart", order_id, build)
 
 
 @router.post(
@@ -173,7 +173,7 @@ async def create_consent(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply:
         return mutations.add_consent(validate(Consent, call.body).wire())
 
-    return await _write(request, "CreateCheckoutOrderConsent", order_id, build)
+    return await write_empty(request, "CreateCheckoutOrderConsent", order_id, build)
 
 
 @router.patch(
@@ -187,7 +187,7 @@ async def patch_consents(order_id: str, request: Request) -> Response:
         checks = validate_as(_consent_checks, call.body)
         return mutations.patch_consents([c.wire() for c in checks])
 
-    return await _write(request, "PatchCheckoutOrderConsents", order_id, build)
+    return await write_empty(request, "PatchCheckoutOrderConsents", order_id, build)
 
 
 @router.delete(
@@ -196,7 +196,7 @@ async def patch_consents(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def delete_consent(order_id: str, consent_id: str, request: Request) -> Response:
-    return await _write(
+    return await write_empty(
         request,
         "RemoveCheckoutOrderConsent",
         order_id,
@@ -214,7 +214,7 @@ async def patch_consent(order_id: str, consent_id: str, request: Request) -> Res
     def build(call: Call) -> Apply:
         return mutations.patch_consent(consent_id, validate(ConsentChecked, call.body).checked)
 
-    return await _write(request, "PatchCheckoutOrderConsent", order_id, build)
+    return await write_empty(request, "PatchCheckoutOrderConsent", order_id, build)
 
 
 def _address_route(kind: str, operation: str) -> None:
@@ -229,7 +229,7 @@ def _address_route(kind: str, operation: str) -> None:
         def build(call: Call) -> Apply:
             return mutations.put_address(kind, validate(Address, call.body).wire())
 
-        return await _write(request, operation, order_id, build)
+        return await write_empty(request, operation, order_id, build)
 
 
 _address_route("billing", "UpdateCheckoutOrderCustomerBilling")
@@ -250,7 +250,7 @@ async def put_reference(order_id: str, request: Request) -> Response:
             )
         return mutations.put_reference(validate_as(_reference, call.body))
 
-    return await _write(request, "UpdateCheckoutOrderReference", order_id, build)
+    return await write_empty(request, "UpdateCheckoutOrderReference", order_id, build)
 
 
 @router.put(
@@ -264,7 +264,7 @@ async def put_state(order_id: str, request: Request) -> Response:
         status = OrderStatus(validate(StateChange, call.body).current_status)
         return mutations.put_state(status)
 
-    return await _write(request, "UpdateCheckoutOrderState", order_id, build)
+    return await write_empty(request, "UpdateCheckoutOrderState", order_id, build)
 
 
 @router.post(

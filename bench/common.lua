@@ -39,20 +39,39 @@ wrk.headers["Authorization"] = "Bearer " .. bench.env("BENCH_KEY")
 wrk.headers["x-merchant"] = bench.env("BENCH_MERCHANT", "bench")
 wrk.headers["x-channel"] = bench.env("BENCH_CHANNEL", "bench")
 
--- Give every wrk thread a number (for distinct values and random seeds).
+-- Give every wrk thread a number (for distinct values and random seeds). setup() and done()
+-- run in wrk's main Lua state; bench.threads lets done() read the threads' globals
+-- (thread:get) for counters kept by a script's response() (see checkout_flow.lua).
 local next_thread = 0
+bench.threads = {}
 function setup(thread)
    next_thread = next_thread + 1
    thread:set("thread_number", next_thread)
+   bench.threads[#bench.threads + 1] = thread
 end
 
+-- Sum of a numeric global over all wrk threads (0 where a thread never set it).
+function bench.thread_sum(name)
+   local total = 0
+   for _, thread in ipairs(bench.threads) do
+      total = total + (tonumber(thread:get(name)) or 0)
+   end
+   return total
+end
+
+-- A script may set bench.result_extra = function(seconds) return " key=value ..." end to add
+-- fields to its RESULT line.
+bench.result_extra = nil
+
 -- One parseable line per run; run.sh collects these. Latencies are in microseconds in wrk.
+-- non2xx is wrk's count of statuses above 399 (1xx-3xx are not counted).
 function done(summary, latency, requests)
    local seconds = summary.duration / 1e6
    local e = summary.errors
+   local extra = bench.result_extra and bench.result_extra(seconds) or ""
    io.write(string.format(
       "RESULT scenario=%s requests=%d rps=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-         .. "non2xx=%d socket_errors=%d\n",
+         .. "non2xx=%d socket_errors=%d%s\n",
       bench.env("BENCH_SCENARIO", "unnamed"),
       summary.requests,
       summary.requests / seconds,
@@ -61,6 +80,7 @@ function done(summary, latency, requests)
       latency:percentile(99) / 1000,
       latency.max / 1000,
       e.status,
-      e.connect + e.read + e.write + e.timeout
+      e.connect + e.read + e.write + e.timeout,
+      extra
    ))
 end

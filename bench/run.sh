@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kassa load benchmark (`make bench`): a fresh SQLite database, 100k seeded orders, `kassa serve`,
-# and wrk runs of GET order, PATCH attributes and two list filters. See docs/performance.md.
+# and wrk runs of GET order, PATCH attributes, two list filters, POST payment transaction and the
+# five-request checkout flow. See docs/performance.md.
 #
 # Environment (all optional):
 #   BENCH_WORKERS=2        server worker processes (kassa serve --workers; 2 = the cores here)
@@ -11,7 +12,11 @@
 #   BENCH_THREADS=2        wrk -t
 #   BENCH_ORDERS=100000    orders seeded straight into the database for the list scenarios
 #   BENCH_PATCH_ORDERS=100 orders created through the API for the PATCH scenario
-#   BENCH_SCENARIOS="get_order patch_attributes list_email list_status"
+#   BENCH_TX_ORDERS=200    orders with one payment each for post_transaction (a payment holds at
+#                          most 1,000 transactions: keep BENCH_TX_ORDERS x 1000 above the
+#                          transactions a warm-up + run posts)
+#   BENCH_SCENARIOS="get_order patch_attributes list_email list_status post_transaction
+#                    checkout_flow"
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
 #   BENCH_KEEP=1           keep the temporary directory (database, server log) for inspection
 #   VENV=.venv             virtualenv holding kassa
@@ -32,7 +37,9 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 ORDERS=${BENCH_ORDERS:-100000}
 PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
-SCENARIOS=${BENCH_SCENARIOS:-get_order patch_attributes list_email list_status}
+TX_ORDERS=${BENCH_TX_ORDERS:-200}
+ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow"
+SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 MERCHANT=bench
 CHANNEL=bench
 RESULTS=$ROOT/bench/results
@@ -41,6 +48,7 @@ say() { printf '\n== %s ==\n' "$*"; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ -x $BIN/kassa ]] || die "$BIN/kassa not found; run 'make venv' first"
+[[ $TX_ORDERS -ge 1 ]] || die "BENCH_TX_ORDERS must be at least 1"
 
 # --- 1. wrk ------------------------------------------------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
@@ -135,9 +143,9 @@ fi
 
 # --- 3b. orders made through the API -----------------------------------------------------------
 "$BIN/python" bench/seed.py api --url "$URL" --key "$KEY" --merchant "$MERCHANT" \
-    --channel "$CHANNEL" --patch-orders "$PATCH_ORDERS" --out-dir "$DATA"
+    --channel "$CHANNEL" --patch-orders "$PATCH_ORDERS" --tx-orders "$TX_ORDERS" --out-dir "$DATA"
 
-# --- pre-flight: every scenario's request must answer 200 ------------------------------------------
+# --- pre-flight: every scenario's requests must answer as expected ------------------------------
 api_get() {
     curl -sS -o "$TMP/preflight.json" -w '%{http_code}' \
         -H "Authorization: Bearer $KEY" -H "x-merchant: $MERCHANT" -H "x-channel: $CHANNEL" "$@"
@@ -160,6 +168,33 @@ echo "list ?billing_emails=$EMAIL: $(pagination)"
 code=$(api_get "$URL/api/v0/checkout/orders?status=completed&limit=20")
 [[ $code == 200 ]] || die "list by status answered $code: $(cat "$TMP/preflight.json")"
 echo "list ?status=completed&limit=20: $(pagination)"
+read -r TX_ORDER TX_PAYMENT <"$DATA/tx_targets.txt"
+TX_BODY='{"event":"open","isSuccess":true,"pspEvent":"preflight","requestJson":"{}",'
+TX_BODY+='"responseJson":"{}"}'
+code=$(api_get -X POST -H 'Content-Type: application/json' --data "$TX_BODY" \
+    "$URL/api/v0/checkout/orders/$TX_ORDER/payments/$TX_PAYMENT/transactions")
+[[ $code == 200 ]] || die "POST transaction answered $code: $(cat "$TMP/preflight.json")"
+echo "POST transaction: $(wc -l <"$DATA/tx_targets.txt") orders with a payment to post to"
+# checkout_flow: the five steps once, with the statuses bench/checkout_flow.lua expects
+flow_step() { # expected-status method path body
+    local code
+    code=$(api_get -X "$2" -H 'Content-Type: application/json' --data "$4" "$URL$3")
+    [[ $code == "$1" ]] || die "checkout flow: $2 $3 answered $code: $(cat "$TMP/preflight.json")"
+}
+json_id() {
+    "$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' \
+        "$TMP/preflight.json"
+}
+FLOW=/api/v0/checkout/orders
+flow_step 201 POST $FLOW \
+    '{"cart":{"items":[{"name":"T-Shirt","quantity":1,"total":{"includingVat":12.5}}]}}'
+FLOW=$FLOW/$(json_id)
+flow_step 200 PUT "$FLOW/customer/shipping" '{"givenName":"A","familyName":"B","country":"se"}'
+flow_step 201 POST "$FLOW/shippings" \
+    '{"name":"PostNord","total":{"includingVat":7.5},"vatRate":0.25}'
+flow_step 201 POST "$FLOW/payments" '{"reference":"r","name":"card","type":"default","amount":20}'
+flow_step 200 PUT "$FLOW/state" '{"currentStatus":"completed"}'
+echo "checkout flow: 5 steps answered 201/200/201/201/200"
 
 # CPU time (clock ticks) used so far by the server and its worker processes
 server_ticks() {
@@ -193,6 +228,8 @@ wait_idle() {
 export BENCH_DIR=$ROOT/bench BENCH_DATA=$DATA BENCH_KEY=$KEY BENCH_MERCHANT=$MERCHANT \
     BENCH_CHANNEL=$CHANNEL
 RESULT_LINES=$TMP/results.txt
+CLK_TCK=$(getconf CLK_TCK)
+TIMEFORMAT='%R %U %S' # bash `time`: wall, user and system seconds
 WRK_LOG=$RESULTS/latest-wrk.txt
 : >"$RESULT_LINES"
 : >"$WRK_LOG"
@@ -207,9 +244,20 @@ for scenario in $SCENARIOS; do
         wait_idle
     fi
     say "$scenario: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
-    BENCH_SCENARIO=$scenario wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
-        --timeout "$TIMEOUT" --latency -s "$script" "$URL" | tee -a "$WRK_LOG" "$TMP/$scenario.txt"
-    grep '^RESULT ' "$TMP/$scenario.txt" >>"$RESULT_LINES" || die "$scenario: no RESULT line"
+    # CPU used during the measured run, in cores: the server processes (from /proc) and wrk
+    # (bash's `time`), both divided by wrk's wall-clock time
+    ticks_before=$(server_ticks)
+    { time BENCH_SCENARIO=$scenario wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
+        --timeout "$TIMEOUT" --latency -s "$script" "$URL" >"$TMP/$scenario.txt" \
+        2>"$TMP/$scenario.err"; } 2>"$TMP/$scenario.time"
+    ticks_after=$(server_ticks)
+    cat "$TMP/$scenario.err" >&2
+    tee -a "$WRK_LOG" <"$TMP/$scenario.txt"
+    read -r wall user sys < <(tail -n 1 "$TMP/$scenario.time")
+    cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$CLK_TCK" -v w="$wall" -v u="$user" \
+        -v s="$sys" 'BEGIN { printf "server_cpu=%.2f client_cpu=%.2f", t / hz / w, (u + s) / w }')
+    line=$(grep '^RESULT ' "$TMP/$scenario.txt") || die "$scenario: no RESULT line"
+    echo "$line $cpu" >>"$RESULT_LINES"
 done
 wait_idle
 
@@ -248,7 +296,8 @@ git diff --quiet HEAD -- src 2>/dev/null || commit="$commit (src modified)"
     echo "python $("$BIN/python" -c 'import platform, sqlite3; print(platform.python_version(), "/ sqlite", sqlite3.sqlite_version)')"
     echo "server: kassa serve --workers $WORKERS, SQLite (WAL, synchronous=FULL), access log off"
     echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT (after $WARMUP warm-up), same host"
-    echo "data: $ORDERS seeded orders + $PATCH_ORDERS PATCH orders + 1 GET order in $MERCHANT/$CHANNEL"
+    echo "data: $ORDERS seeded orders + $PATCH_ORDERS PATCH orders + $TX_ORDERS orders with a payment" \
+        "+ 1 GET order in $MERCHANT/$CHANNEL"
     echo "$INDEX_NOTE"
     if [[ ${BENCH_IDEMPOTENCY:-} == 1 ]]; then
         echo "PATCH requests carry a unique Idempotency-Key (BENCH_IDEMPOTENCY=1)"

@@ -24,9 +24,12 @@ Two subcommands:
     database (printed in the summary header: list timings mean little without them).
 
 ``api``
-    Create the orders the GET and PATCH scenarios use through the running server (HTTP), and
-    write their ids to ``--out-dir``: one order with 3 cart items and 1 consent (GET), and N
-    orders for PATCH attributes.
+    Create the orders the GET, PATCH and transaction scenarios use through the running server
+    (HTTP), and write their ids to ``--out-dir``: one order with 3 cart items and 1 consent
+    (GET, ``get_id.txt``), N orders for PATCH attributes (``patch_ids.txt``), and M orders with
+    one payment each for POST transactions (``tx_targets.txt``: ``order_id payment_id`` lines).
+    A payment holds at most 1,000 transactions, so M bounds how many transactions a run can
+    post (see docs/performance.md).
 
 Run with the kassa virtualenv's Python (``.venv/bin/python bench/seed.py ...``).
 """
@@ -355,7 +358,30 @@ def _api(args: argparse.Namespace) -> None:
         body["attributes"] = {"source": "bench"}
         patch_ids.append(_request(args, "POST", "/api/v0/checkout/orders", body)["id"])
     (out / "patch_ids.txt").write_text("\n".join(patch_ids) + "\n")
-    print(f"created via the API: GET order {get_id}, {len(patch_ids)} PATCH orders")
+    # a small order (the checkout_flow scenario's cart) with one payment of its total
+    tx_targets = []
+    for number in range(args.tx_orders):
+        body = {
+            "reference": f"bench-tx-{number:04d}",
+            "cart": {
+                "items": [{"name": "T-Shirt", "quantity": 1, "total": {"includingVat": 12.5}}]
+            },
+        }
+        order_id = _request(args, "POST", "/api/v0/checkout/orders", body)["id"]
+        payment = {
+            "reference": f"bench-tx-{number:04d}",
+            "name": "card",
+            "type": "default",
+            "amount": 12.5,
+        }
+        path = f"/api/v0/checkout/orders/{order_id}/payments"
+        payment_id = _request(args, "POST", path, payment)["id"]
+        tx_targets.append(f"{order_id} {payment_id}")
+    (out / "tx_targets.txt").write_text("\n".join(tx_targets) + "\n")
+    print(
+        f"created via the API: GET order {get_id}, {len(patch_ids)} PATCH orders, "
+        f"{len(tx_targets)} orders with one payment each for transactions"
+    )
 
 
 def main() -> None:
@@ -374,12 +400,15 @@ def main() -> None:
     bulk.add_argument("--out-dir", required=True)
     idx = sub.add_parser("indexes", help="report the declared orders indexes present")
     idx.add_argument("--database", required=True, help="SQLite file")
-    api = sub.add_parser("api", help="create the GET / PATCH orders through the server")
+    api = sub.add_parser("api", help="create the GET, PATCH and transaction orders over HTTP")
     api.add_argument("--url", required=True)
     api.add_argument("--key", required=True)
     api.add_argument("--merchant", default="bench")
     api.add_argument("--channel", default="bench")
     api.add_argument("--patch-orders", type=int, default=100)
+    api.add_argument(
+        "--tx-orders", type=int, default=200, help="orders with one payment (post_transaction)"
+    )
     api.add_argument("--seed", type=int, default=7)
     api.add_argument("--out-dir", required=True)
     args = parser.parse_args()

@@ -200,6 +200,24 @@ def update_order(
     return True
 
 
+_TOUCH = (
+    "UPDATE orders SET doc = :doc, meta = :meta, version = :new_version"
+    " WHERE id = :id AND version = :version"
+)
+
+
+def touch_order(conn: Connection, order_id: str, *, text: str, meta: str, version: int) -> bool:
+    """Compare-and-set for a write that changes no indexed field (only ``lastModified``)."""
+    params = {
+        "doc": text,
+        "meta": meta,
+        "new_version": version + 1,
+        "id": order_id,
+        "version": version,
+    }
+    return execute(conn, _TOUCH, params) == 1
+
+
 def delete_order(conn: Connection, order_id: str) -> None:
     conn.execute(delete(history).where(history.c.order_id == order_id))
     conn.execute(delete(order_payments).where(order_payments.c.order_id == order_id))

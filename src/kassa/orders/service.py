@@ -248,22 +248,25 @@ async def append(
 
     def job(conn: Connection) -> Outcome:
         stored = _locked(conn, call, order_id)
-        before = jsonutil.loads(stored.doc)
-        after = jsonutil.loads(stored.doc)
+        order = jsonutil.loads(stored.doc)
         meta = orjson.loads(stored.meta)
-        ctx = WriteContext(now=_write_time(before.get("lastModified")), call=call)
-        details, payload = prepare(after, meta, ctx, stored.version)
+        previous = order["lastModified"]
+        ctx = WriteContext(now=_write_time(previous), call=call)
+        details, payload = prepare(order, meta, ctx, stored.version)
         version = stored.version + 1
-        after["lastModified"] = ctx.now
         write_rows(conn, payload)
-        repo.update_order(
-            conn,
-            before,
-            after,
-            text=jsonutil.dumps(after).decode(),
-            meta=orjson.dumps(meta).decode(),
-            version=stored.version,
+        # only lastModified changes: rewrite it in the stored text instead of re-encoding the
+        # order (it is the first such key; id, merchant, channel, reference and created precede)
+        old, new = f'"lastModified":"{previous}"', f'"lastModified":"{ctx.now}"'
+        text = stored.doc.replace(old, new, 1)
+        if text == stored.doc and previous != ctx.now:
+            order["lastModified"] = ctx.now
+            text = jsonutil.dumps(order).decode()
+        stored_ok = repo.touch_order(
+            conn, order_id, text=text, meta=orjson.dumps(meta).decode(), version=stored.version
         )
+        if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
+            raise RuntimeError("order row changed while locked")
         entry = history_entry(call, version, ctx.now, [], details=details)
         repo.insert_history(conn, order_id, version, entry.decode())
         outcome = respond(version, payload)

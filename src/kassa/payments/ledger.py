@@ -3,10 +3,16 @@ except together with their order when no money was captured."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from kassa.db.engine import execute
 from kassa.db.tables import payment_transactions
+
+_INSERT = (
+    "INSERT INTO payment_transactions (id, order_id, payment_id, seq, doc)"
+    " VALUES (:id, :order_id, :payment_id, :seq, :doc)"
+)
 
 
 def insert_transaction(
@@ -18,11 +24,14 @@ def insert_transaction(
     seq: int,
     doc: str,
 ) -> None:
-    conn.execute(
-        insert(payment_transactions).values(
-            id=transaction_id, order_id=order_id, payment_id=payment_id, seq=seq, doc=doc
-        )
-    )
+    params = {
+        "id": transaction_id,
+        "order_id": order_id,
+        "payment_id": payment_id,
+        "seq": seq,
+        "doc": doc,
+    }
+    execute(conn, _INSERT, params)
 
 
 def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[str]:

@@ -214,14 +214,6 @@ class Database:
             finally:
                 conn.close()
 
-    @property
-    def sync_engine(self) -> Engine:
-        """For migrations only: an engine that runs on the calling thread."""
-        if self.is_sqlite:
-            return self._inline_engine
-        assert self._async is not None
-        return self._async.sync_engine
-
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             try:

@@ -122,6 +122,13 @@ async def start(
     return Call(request, state, principal, parsed, claim, operation)
 
 
+async def start_read(request: Request, operation: str, *, channel_required: bool = True) -> Call:
+    """``start`` for a read: no body, no idempotency, so always a ``Call``."""
+    call = await start(request, operation, channel_required=channel_required)
+    assert isinstance(call, Call)  # only writes can be replayed
+    return call
+
+
 async def run(call: Call | Response, handler: Callable[[Call], Awaitable[Outcome]]) -> Response:
     """Run a write handler; a failure releases the idempotency key so a retry runs afresh."""
     if isinstance(call, Response):

@@ -56,7 +56,7 @@ def fingerprint(method: str, path: str, channel: str, adapter: str | None, body:
     for part in (method, path, channel, adapter or ""):
         digest.update(part.encode())
         digest.update(b"\x00")
-    if body is not _ABSENT:
+    if body is not ABSENT:
         digest.update(jsonutil.canonical(body))
     return digest.hexdigest()
 
@@ -65,8 +65,7 @@ class _Absent:
     pass
 
 
-_ABSENT: Any = _Absent()
-ABSENT = _ABSENT
+ABSENT: Any = _Absent()
 
 
 def _now_ms() -> int:

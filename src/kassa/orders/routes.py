@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -38,6 +39,16 @@ _reference = TypeAdapter(Text)
 
 def _empty_ok(version: int, order: dict[str, Any], result: Any) -> Outcome:
     return Outcome(200)
+
+
+async def read_part(
+    request: Request, operation: str, order_id: str, pick: Callable[[dict[str, Any]], Any]
+) -> Response:
+    """Answer a part of the stored order (``pick`` may raise its 404) with the order's ETag."""
+    call = await http.start_read(request, operation)
+    stored = await service.read(call, order_id)
+    part = pick(jsonutil.loads(stored.doc))
+    return http.json_response(part, headers={"ETag": service.etag(stored.version)})
 
 
 async def write_empty(request: Request, operation: str, order_id: str, build: Any) -> Response:
@@ -87,8 +98,7 @@ async def create_order(request: Request) -> Response:
     responses=responses_doc(200, "OrderPaginationSet"),
 )
 async def list_orders(request: Request) -> Response:
-    call = await http.start(request, "GetCheckoutOrders")
-    assert isinstance(call, Call)
+    call = await http.start_read(request, "GetCheckoutOrders")
     f = parse_filter(request.query_params, call.principal.merchant, call.principal.channel)
     docs, total_size, value_sum = await service.list_orders(call, f)
     pagination = jsonutil.dumps(
@@ -110,8 +120,7 @@ async def list_orders(request: Request) -> Response:
     responses=responses_doc(200, "Order"),
 )
 async def get_order(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetCheckoutOrder")
-    assert isinstance(call, Call)
+    call = await http.start_read(request, "GetCheckoutOrder")
     stored = await service.read(call, order_id)
     return Response(
         stored.doc, media_type="application/json", headers={"ETag": service.etag(stored.version)}
@@ -304,7 +313,6 @@ class _ValidationResult(Exception):
     responses=responses_doc(200, "HistoryEntries"),
 )
 async def get_history(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetCheckoutOrderHistory")
-    assert isinstance(call, Call)
+    call = await http.start_read(request, "GetCheckoutOrderHistory")
     entries = await service.history(call, order_id)
     return Response(b"[" + ",".join(entries).encode() + b"]", media_type="application/json")

@@ -48,6 +48,12 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+def json_outcome(body: Any, version: int, status: int = 200) -> Outcome:
+    """A JSON answer carrying the order's ETag."""
+    headers = {"Content-Type": "application/json", "ETag": etag(version)}
+    return Outcome(status, jsonutil.dumps(body), headers)
+
+
 def parse_if_match(value: str) -> list[str] | None:
     """Entity tags of an ``If-Match`` header; ``None`` means ``*``."""
     if value.strip() == "*":

@@ -49,10 +49,7 @@ class ActionNotFound(NotFound):
 
 
 def find_payment(order: dict[str, Any], payment_id: str) -> dict[str, Any]:
-    for payment in order.get("payments") or []:
-        if payment["id"] == payment_id:
-            return dict(payment)
-    raise PaymentNotFound(payment_id)
+    return dict(order["payments"][payment_index(order, payment_id)])
 
 
 def payment_index(order: dict[str, Any], payment_id: str) -> int:

@@ -14,6 +14,7 @@ from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
 from kassa.orders import service
+from kassa.orders.routes import read_part
 from kassa.payments import mutations
 from kassa.payments import service as payments
 from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
@@ -24,21 +25,13 @@ _actions = TypeAdapter(Annotated[list[PaymentActionIn], Field(min_length=1)])
 JSON = {"Content-Type": "application/json"}
 
 
-def _json(body: Any, version: int) -> Outcome:
-    return Outcome(200, jsonutil.dumps(body), {**JSON, "ETag": service.etag(version)})
-
-
 @router.get(
     "",
     operation_id="GetOrderPayments",
     responses=responses_doc(200, "Payments"),
 )
 async def list_payments(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetOrderPayments")
-    assert isinstance(call, Call)
-    stored = await service.read(call, order_id)
-    order = jsonutil.loads(stored.doc)
-    return http.json_response(order["payments"], headers={"ETag": service.etag(stored.version)})
+    return await read_part(request, "GetOrderPayments", order_id, lambda o: o["payments"])
 
 
 @router.post(
@@ -79,11 +72,9 @@ async def create_payment(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, "Payment"),
 )
 async def get_payment(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetOrderPayment")
-    assert isinstance(call, Call)
-    stored = await service.read(call, order_id)
-    payment = mutations.find_payment(jsonutil.loads(stored.doc), payment_id)
-    return http.json_response(payment, headers={"ETag": service.etag(stored.version)})
+    return await read_part(
+        request, "GetOrderPayment", order_id, lambda o: mutations.find_payment(o, payment_id)
+    )
 
 
 @router.put(
@@ -100,7 +91,7 @@ async def put_payment(order_id: str, payment_id: str, request: Request) -> Respo
         enforce = call.app.settings.payment_state_enforcement
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            return _json(mutations.find_payment(order, payment_id), version)
+            return service.json_outcome(mutations.find_payment(order, payment_id), version)
 
         apply = mutations.put_payment(payment_id, body, enforce)
         return await service.modify(call, order_id, apply, respond)
@@ -122,7 +113,7 @@ async def add_actions(order_id: str, payment_id: str, request: Request) -> Respo
         created: list[Any] = []
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            return _json(created, version)
+            return service.json_outcome(created, version)
 
         apply = mutations.add_actions(payment_id, actions, created)
         return await service.modify(call, order_id, apply, respond)
@@ -152,8 +143,7 @@ async def execute_action(
     responses=responses_doc(200, "PaymentTransactions"),
 )
 async def list_transactions(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetTransactionsForOrderPayment")
-    assert isinstance(call, Call)
+    call = await http.start_read(request, "GetTransactionsForOrderPayment")
     body = await payments.list_transactions(call, order_id, payment_id)
     return Response(body, media_type="application/json")
 

@@ -13,6 +13,7 @@ from kassa.http import Call, validate
 from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
 from kassa.orders import service
+from kassa.orders.routes import read_part
 from kassa.shippings import mutations
 from kassa.shippings.schemas import ShippingIn
 
@@ -29,11 +30,7 @@ def _find(order: dict[str, Any], shipping_id: str) -> dict[str, Any]:
 
 @router.get("", operation_id="GetOrderShippings", responses=responses_doc(200, "Shippings"))
 async def list_shippings(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetOrderShippings")
-    assert isinstance(call, Call)
-    stored = await service.read(call, order_id)
-    order = jsonutil.loads(stored.doc)
-    return http.json_response(order["shippings"], headers={"ETag": service.etag(stored.version)})
+    return await read_part(request, "GetOrderShippings", order_id, lambda o: o["shippings"])
 
 
 @router.post(
@@ -65,11 +62,7 @@ async def create_shipping(order_id: str, request: Request) -> Response:
     "/{shipping_id}", operation_id="GetOrderShipping", responses=responses_doc(200, "Shipping")
 )
 async def get_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
-    call = await http.start(request, "GetOrderShipping")
-    assert isinstance(call, Call)
-    stored = await service.read(call, order_id)
-    shipping = _find(jsonutil.loads(stored.doc), shipping_id)
-    return http.json_response(shipping, headers={"ETag": service.etag(stored.version)})
+    return await read_part(request, "GetOrderShipping", order_id, lambda o: _find(o, shipping_id))
 
 
 @router.put(
@@ -85,8 +78,7 @@ async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Res
         body = validate(ShippingIn, call.body).wire()
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            headers = {**JSON, "ETag": service.etag(version)}
-            return Outcome(200, jsonutil.dumps(_find(order, shipping_id)), headers)
+            return service.json_outcome(_find(order, shipping_id), version)
 
         apply = mutations.put_shipping(shipping_id, body)
         return await service.modify(call, order_id, apply, respond)

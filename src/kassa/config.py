@@ -37,6 +37,57 @@ def _secret_map(value: str) -> dict[str, list[str]]:
     return {str(k): [v] if isinstance(v, str) else [str(x) for x in v] for k, v in parsed.items()}
 
 
+def _policy(name: str) -> str:
+    value = _env(name, "open").strip().lower()
+    if value not in {"open", "closed"}:
+        raise ValueError(f"KASSA_{name.upper()} must be open or closed, not {value!r}")
+    return value
+
+
+def _optional_bool(value: str) -> bool | None:
+    return _bool(value) if value.strip() else None
+
+
+def channel_notifications(value: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``KASSA_CHANNEL_NOTIFICATIONS``: inline JSON or ``@path/to/file.json``.
+
+    The JSON is an object ``{"<merchant>/<channel>": [Notification, ...]}`` or a list of
+    ``{"merchant", "channel", "notifications": [...]}``. Each Notification is validated like
+    the body of operation 15.
+    """
+    text = value.strip()
+    if not text:
+        return {}
+    if text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as handle:
+            text = handle.read()
+    from kassa import jsonutil
+    from kassa.orders.schemas import Notification
+
+    parsed = jsonutil.loads(text)
+    entries: list[tuple[str, str, Any]] = []
+    if isinstance(parsed, dict):
+        for key, notifications in parsed.items():
+            merchant, sep, channel = str(key).partition("/")
+            if not sep:
+                raise ValueError(f"channel_notifications key {key!r} must be merchant/channel")
+            entries.append((merchant, channel, notifications))
+    elif isinstance(parsed, list):
+        for item in parsed:
+            if not isinstance(item, dict):
+                raise ValueError("channel_notifications entries must be objects")
+            entries.append((item["merchant"], item["channel"], item.get("notifications", [])))
+    else:
+        raise ValueError("channel_notifications must be a JSON object or list")
+    result: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for merchant, channel, notifications in entries:
+        if not isinstance(notifications, list):
+            raise ValueError("channel_notifications values must be lists of notifications")
+        checked = [Notification.model_validate(n).wire() for n in notifications]
+        result.setdefault((merchant, channel), []).extend(checked)
+    return result
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -50,6 +101,18 @@ class Settings:
     action_timeout: float = 10.0
     webhook_secret: str | None = None
     webhook_secrets: dict[str, list[str]] = field(default_factory=dict)
+    hook_failure_policy: str = "open"  # open | closed
+    hook_timeout: float = 5.0
+    validation_failure_policy: str = "open"  # open | closed
+    validation_timeout: float = 5.0
+    delivery_timeout: float = 10.0
+    delivery_max_age: float = 24 * 3600
+    event_retention: float = 30 * 86400
+    # (merchant, channel) -> Notification objects appended to every new order (semantics §7.1)
+    channel_notifications: dict[tuple[str, str], list[dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    run_delivery_in_api: bool | None = None  # None: true on SQLite, false on PostgreSQL
     log_level: str = "info"
     access_log: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +120,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def delivery_in_api(self) -> bool:
+        if self.run_delivery_in_api is None:
+            return self.is_sqlite
+        return self.run_delivery_in_api
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -76,6 +145,15 @@ class Settings:
             action_timeout=_seconds(_env("action_timeout", "10")),
             webhook_secret=_env("webhook_secret", "") or None,
             webhook_secrets=_secret_map(_env("webhook_secrets", "")),
+            hook_failure_policy=_policy("hook_failure_policy"),
+            hook_timeout=_seconds(_env("hook_timeout", "5")),
+            validation_failure_policy=_policy("validation_failure_policy"),
+            validation_timeout=_seconds(_env("validation_timeout", "5")),
+            delivery_timeout=_seconds(_env("delivery_timeout", "10")),
+            delivery_max_age=_seconds(_env("delivery_max_age", "24h")),
+            event_retention=_seconds(_env("event_retention", "30d")),
+            channel_notifications=channel_notifications(_env("channel_notifications", "")),
+            run_delivery_in_api=_optional_bool(_env("run_delivery_in_api", "")),
             log_level=_env("log_level", "info").lower(),
             access_log=_bool(_env("access_log", "true")),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from kassa.config import Settings
@@ -17,6 +18,8 @@ class AppState:
     migrated: bool = field(default=False)
     generated_secret: str | None = None
     outbound: Outbound | None = None
+    # set when a commit wrote events, so that an in-process delivery loop wakes at once
+    delivery_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def client(self) -> Outbound:
         """The process's outbound HTTP client, created on first use."""

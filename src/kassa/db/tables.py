@@ -148,3 +148,65 @@ kv = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Notification events (the outbox) and their delivery attempts. Times used by the delivery
+# loop are Unix milliseconds (compared in SQL); times shown on the wire are ``fmt`` strings.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("merchant", String(128), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("order_id", String(32), nullable=False),
+    Column("order_version", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("notification_id", String(32), nullable=False),
+    Column("adapter_id", String(KEY)),
+    Column("reference", String(KEY)),
+    Column("description", Text),
+    Column("scope", Text, nullable=False),
+    Column("invoke", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | succeeded | failed
+    Column("created", String(24), nullable=False),
+    Column("attempt_count", Integer, nullable=False),
+    Column("last_attempt_at", String(24)),
+    Column("last_status_code", Integer),
+    Column("next_attempt_ms", BigInteger),  # NULL unless pending
+    Column("first_attempt_ms", BigInteger),
+    Column("terminal_ms", BigInteger),  # when it became succeeded/failed (retention)
+    Column("manual", Integer, nullable=False),  # 1: the next attempt is manual
+    Column("replay", Integer, nullable=False),  # 1: one manual attempt, then terminal
+    Column("lease_owner", String(64)),
+    Column("lease_until_ms", BigInteger),
+    Column("payload", Text, nullable=False),  # the body, serialised once at commit
+)
+Index("ix_events_order_sequence", events.c.order_id, events.c.sequence, unique=True)
+Index("ix_events_due", events.c.status, events.c.next_attempt_ms)
+Index("ix_events_list", events.c.merchant, events.c.created, events.c.id)
+Index("ix_events_merchant_order", events.c.merchant, events.c.order_id)
+Index("ix_events_merchant_adapter", events.c.merchant, events.c.adapter_id)
+Index("ix_events_merchant_reference", events.c.merchant, events.c.reference)
+Index("ix_events_terminal", events.c.terminal_ms)
+
+event_attempts = Table(
+    "event_attempts",
+    metadata,
+    Column("event_id", String(32), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("trigger", String(16), nullable=False),  # automatic | manual
+    Column("started_at", String(24), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("response_excerpt", Text, nullable=False),
+)
+
+# Named leases: e.g. the single delivery loop allowed on an SQLite database.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)

@@ -9,6 +9,7 @@ its index columns, one history entry and the idempotency record, all in one tran
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from kassa import idempotency, ids, jsonutil, timeutil
+from kassa.events import outbox
 from kassa.errors import (
     InvalidRequest,
     OrderHasTransactions,
@@ -79,6 +81,10 @@ def check_if_match(call: Call, version: int) -> None:
         raise PreconditionFailed(version)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _write_time(previous: str | None) -> str:
     moment = timeutil.fmt(timeutil.now())
     # T never decreases from one committed change of an order to the next
@@ -126,9 +132,14 @@ async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outc
         merchant=principal.merchant,
         channel=principal.channel,
         created=created,
+        channel_notifications=call.app.settings.channel_notifications.get(
+            (principal.merchant, principal.channel), ()
+        ),
     )
     text = jsonutil.dumps(order).decode()
-    meta = orjson.dumps({"computed": computed}).decode()
+    meta_doc: dict[str, Any] = {"computed": computed}
+    events = outbox.rows(None, order, meta_doc, 1, _now_ms())
+    meta = orjson.dumps(meta_doc).decode()
     outcome = respond(order["id"])
     outcome.headers.setdefault("ETag", etag(1))
     patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
@@ -137,10 +148,14 @@ async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outc
     def job(conn: Connection) -> Outcome:
         repo.insert_order(conn, order, text, meta)
         repo.insert_history(conn, order["id"], 1, entry)
+        outbox.insert(conn, events)
         _complete(conn, call, outcome)
         return outcome
 
-    return await call.app.db.write(job)
+    outcome = await call.app.db.write(job)
+    if events:
+        call.app.delivery_wake.set()
+    return outcome
 
 
 async def modify(
@@ -150,6 +165,7 @@ async def modify(
     respond: Callable[[int, dict[str, Any], T], Outcome],
 ) -> Outcome:
     """Apply ``apply`` to the order under its row lock and commit the result (or nothing)."""
+    fired: list[int] = []
 
     def job(conn: Connection) -> Outcome:
         stored = _locked(conn, call, order_id)
@@ -168,6 +184,7 @@ async def modify(
         else:
             version = stored.version + 1
             after["lastModified"] = ctx.now
+            events = outbox.rows(before, after, meta, version, _now_ms())
             stored_ok = repo.update_order(
                 conn,
                 before,
@@ -180,12 +197,18 @@ async def modify(
                 raise RuntimeError("order row changed while locked")
             entry = history_entry(call, version, ctx.now, patch)
             repo.insert_history(conn, order_id, version, entry.decode())
+            if events:
+                outbox.insert(conn, events)
+                fired.append(len(events))
             outcome = respond(version, after, result)
             outcome.headers.setdefault("ETag", etag(version))
         _complete(conn, call, outcome)
         return outcome
 
-    return await call.app.db.write(job)
+    outcome = await call.app.db.write(job)
+    if fired:
+        call.app.delivery_wake.set()
+    return outcome
 
 
 async def delete(call: Call, order_id: str, outcome: Outcome) -> Outcome:

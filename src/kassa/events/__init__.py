@@ -1,0 +1,1 @@
+"""Notification events: the outbox written with each change, their delivery and their API."""

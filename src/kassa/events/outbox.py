@@ -1,0 +1,108 @@
+"""Which notifications fire for a committed change, and the event rows they produce (§7.2-7.3).
+
+Events are inserted by the write's own transaction (``insert``), so a change and its events
+commit together or not at all. Each order keeps its next event sequence in its ``meta``
+(``eventSeq``), which the order row lock / compare-and-set already protects.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy.engine import Connection
+
+from kassa import ids, jsonutil
+from kassa.changes import ABSENT, changed, value_at
+from kassa.db.tables import events
+
+
+@functools.lru_cache(maxsize=1024)
+def _validator(schema_text: bytes) -> Draft202012Validator:
+    # format is not asserted (no format_checker); $ref is local only (checked at registration)
+    return Draft202012Validator(jsonutil.loads(schema_text))
+
+
+def _matches(schema: dict[str, Any] | None, value: Any) -> bool:
+    if schema is None:
+        return True
+    if value is ABSENT:
+        return False
+    validator = _validator(jsonutil.dumps(schema, sort_keys=True))
+    return bool(validator.is_valid(value))
+
+
+def firing(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notifications of the committed order ``after`` that fire, in array order."""
+    fired = []
+    for notification in after.get("notifications") or ():
+        scope = notification["scope"]
+        if not changed(before, after, scope):
+            continue
+        if _matches(notification.get("schema"), value_at(after, scope)):
+            fired.append(notification)
+    return fired
+
+
+def substitute(url: str, order_id: str) -> str:
+    return url.replace("{order_id}", order_id).replace("{order.id}", order_id)
+
+
+def rows(
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    meta: dict[str, Any],
+    version: int,
+    now_ms: int,
+) -> list[dict[str, Any]]:
+    """Event rows for the change ``before`` → ``after`` (committed as ``version``).
+
+    Advances ``meta["eventSeq"]``; the caller stores ``meta`` in the same transaction.
+    """
+    fired = firing(before, after)
+    if not fired:
+        return []
+    sequence = int(meta.get("eventSeq", 0))
+    order_text = jsonutil.dumps(after)
+    out = []
+    for notification in fired:
+        sequence += 1
+        payload = b'{"notification":' + jsonutil.dumps(notification)
+        payload += b',"order":' + order_text + b"}"
+        out.append(
+            {
+                "id": ids.new_id("ev_"),
+                "merchant": after["merchant"],
+                "channel": after["channel"],
+                "order_id": after["id"],
+                "order_version": version,
+                "sequence": sequence,
+                "notification_id": notification["id"],
+                "adapter_id": notification.get("adapterId"),
+                "reference": notification.get("reference"),
+                "description": notification.get("description"),
+                "scope": notification["scope"],
+                "invoke": substitute(notification["invoke"], after["id"]),
+                "status": "pending",
+                "created": after["lastModified"],
+                "attempt_count": 0,
+                "last_attempt_at": None,
+                "last_status_code": None,
+                "next_attempt_ms": now_ms,
+                "first_attempt_ms": None,
+                "terminal_ms": None,
+                "manual": 0,
+                "replay": 0,
+                "lease_owner": None,
+                "lease_until_ms": None,
+                "payload": payload.decode(),
+            }
+        )
+    meta["eventSeq"] = sequence
+    return out
+
+
+def insert(conn: Connection, event_rows: list[dict[str, Any]]) -> None:
+    if event_rows:
+        conn.execute(events.insert(), event_rows)

@@ -109,9 +109,7 @@ class Settings:
     delivery_max_age: float = 24 * 3600
     event_retention: float = 30 * 86400
     # (merchant, channel) -> Notification objects appended to every new order (semantics §7.1)
-    channel_notifications: dict[tuple[str, str], list[dict[str, Any]]] = field(
-        default_factory=dict
-    )
+    channel_notifications: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     run_delivery_in_api: bool | None = None  # None: true on SQLite, false on PostgreSQL
     log_level: str = "info"
     access_log: bool = True

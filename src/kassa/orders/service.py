@@ -18,7 +18,6 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from kassa import idempotency, ids, jsonutil, timeutil
-from kassa.events import outbox
 from kassa.errors import (
     InvalidRequest,
     OrderHasTransactions,
@@ -26,6 +25,7 @@ from kassa.errors import (
     PreconditionFailed,
     field_error,
 )
+from kassa.events import outbox
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.orders import repository as repo

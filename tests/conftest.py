@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,6 +23,9 @@ from kassa.auth import keys
 from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
+
+if TYPE_CHECKING:
+    from tests.receiver import Receiver
 
 ORDERS = "/api/v0/checkout/orders"
 
@@ -110,3 +113,13 @@ async def get_order(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    from tests.receiver import Receiver as Server
+
+    server = Server()
+    await server.start()
+    yield server
+    await server.stop()

@@ -8,7 +8,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,8 @@ class Receiver:
     delay: float = 0.0
     extra_headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
+    # awaited for each request before answering; may change status/body for this answer
+    on_request: Callable[[Received], Awaitable[None]] | None = None
     port: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -91,7 +93,10 @@ class Receiver:
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
         body = await reader.readexactly(length) if length else b""
-        self.requests.append(Received(method, target, headers, body))
+        received = Received(method, target, headers, body)
+        self.requests.append(received)
+        if self.on_request is not None:
+            await self.on_request(received)
         if self.delay:
             await asyncio.sleep(self.delay)
         head = [

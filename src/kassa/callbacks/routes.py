@@ -39,7 +39,7 @@ def _create(path: str, kind: str, model: type[WireModel], operation: str, schema
             created: list[str] = []
 
             def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-                return Outcome(200, jsonutil.dumps({"id": created[0]}), dict(JSON))
+                return Outcome(200, jsonutil.dumps({"id": created[-1]}), dict(JSON))
 
             apply = mutations.add(kind, entry, created)
             return await service.modify(call, order_id, apply, respond)

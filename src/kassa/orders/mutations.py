@@ -15,7 +15,6 @@ from kassa.errors import (
     ConsentNotFound,
     InvalidRequest,
     LimitExceeded,
-    ValidationFailed,
     field_error,
 )
 from kassa.orders import rules
@@ -130,14 +129,6 @@ def put_state(requested: OrderStatus) -> Apply:
             return
         order["state"]["currentStatus"] = requested.value
         order["state"]["transitions"].append({"status": requested.value, "timeStamp": ctx.now})
-        if move is Move.VALIDATE:
-            rules.compute_totals(order, meta.get("computed", ()))
-            errors = rules.builtin_validation(order)
-            if errors:
-                raise ValidationFailed(
-                    f"The order cannot move from {current.value} to {requested.value}: "
-                    + ", ".join(e["code"] for e in errors),
-                    errors=errors,
-                )
+        # leaving checkout is validated by the write pipeline, after hooks (semantics §4.1)
 
     return apply

@@ -8,6 +8,7 @@ its index columns, one history entry and the idempotency record, all in one tran
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -19,19 +20,23 @@ from sqlalchemy.engine import Connection
 
 from kassa import idempotency, ids, jsonutil, timeutil
 from kassa.errors import (
+    ConcurrentModification,
     InvalidRequest,
     OrderHasTransactions,
     OrderNotFound,
     PreconditionFailed,
+    ValidationFailed,
     field_error,
 )
 from kassa.events import outbox
 from kassa.http import Call
 from kassa.idempotency import Outcome
+from kassa.metrics import WRITE_CONFLICTS
 from kassa.orders import repository as repo
 from kassa.orders import rules
 from kassa.payments.ledger import delete_for_order
 from kassa.payments.rules import has_captures
+from kassa.schemas_common import OrderStatus
 
 T = TypeVar("T")
 
@@ -158,57 +163,210 @@ async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outc
     return outcome
 
 
+class _CallsOut(Exception):
+    """The write must call hooks or validation callbacks: it leaves the row-lock path."""
+
+    def __init__(self, stored: repo.StoredOrder) -> None:
+        super().__init__("calls out")
+        self.stored = stored
+
+
+_VALIDATED = {OrderStatus.processing, OrderStatus.accepted, OrderStatus.completed}
+
+
+def _leaves_checkout(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return rules.status_of(before) is OrderStatus.checkout and rules.status_of(after) in _VALIDATED
+
+
+def _validation_failed(before: dict[str, Any], after: dict[str, Any], errors: Any) -> Exception:
+    return ValidationFailed(
+        f"The order cannot move from {rules.status_of(before).value} to "
+        f"{rules.status_of(after).value}: " + ", ".join(e["code"] for e in errors),
+        errors=errors,
+    )
+
+
+@dataclass
+class _Attempt:
+    """One attempt's proposal (semantics §4.1 steps 2.1-2.5)."""
+
+    stored: repo.StoredOrder
+    before: dict[str, Any]
+    after: dict[str, Any]
+    meta: dict[str, Any]
+    ctx: WriteContext
+    result: Any
+
+
+def _propose(call: Call, stored: repo.StoredOrder, apply: Callable[..., Any]) -> _Attempt:
+    check_if_match(call, stored.version)
+    before = jsonutil.loads(stored.doc)
+    after = jsonutil.loads(stored.doc)
+    meta = orjson.loads(stored.meta)
+    ctx = WriteContext(now=_write_time(before.get("lastModified")), call=call)
+    result = apply(after, meta, ctx)
+    rules.compute_totals(after, meta.get("computed", ()))
+    return _Attempt(stored, before, after, meta, ctx, result)
+
+
+def _commit(
+    conn: Connection,
+    call: Call,
+    attempt: _Attempt,
+    respond: Callable[[int, dict[str, Any], Any], Outcome],
+    headers: dict[str, str],
+    hook_calls: list[dict[str, Any]],
+    fired: list[int],
+) -> Outcome | None:
+    """Store the attempt's proposal if the order is still at the version it read.
+
+    Returns ``None`` (and writes nothing) when another write committed meanwhile.
+    """
+    stored, before, after, meta, ctx = (
+        attempt.stored,
+        attempt.before,
+        attempt.after,
+        attempt.meta,
+        attempt.ctx,
+    )
+    patch = jsonutil.json_diff(_without_last_modified(before), _without_last_modified(after))
+    if not patch:
+        outcome = respond(stored.version, before, attempt.result)
+        outcome.headers.setdefault("ETag", etag(stored.version))
+    else:
+        version = stored.version + 1
+        after["lastModified"] = ctx.now
+        events = outbox.rows(before, after, meta, version, _now_ms())
+        stored_ok = repo.update_order(
+            conn,
+            before,
+            after,
+            text=jsonutil.dumps(after).decode(),
+            meta=orjson.dumps(meta).decode(),
+            version=stored.version,
+        )
+        if not stored_ok:
+            return None
+        entry = history_entry(call, version, ctx.now, patch, hookCalls=hook_calls)
+        repo.insert_history(conn, stored_id(after), version, entry.decode())
+        if events:
+            outbox.insert(conn, events)
+            fired.append(len(events))
+        outcome = respond(version, after, attempt.result)
+        outcome.headers.setdefault("ETag", etag(version))
+    outcome.headers.update(headers)
+    _complete(conn, call, outcome)
+    return outcome
+
+
+def stored_id(order: dict[str, Any]) -> str:
+    return str(order["id"])
+
+
 async def modify(
     call: Call,
     order_id: str,
     apply: Callable[[dict[str, Any], dict[str, Any], WriteContext], T],
     respond: Callable[[int, dict[str, Any], T], Outcome],
 ) -> Outcome:
-    """Apply ``apply`` to the order under its row lock and commit the result (or nothing)."""
+    """Apply ``apply`` to the order and commit the result (or nothing) — semantics §4.1.
+
+    A write that calls out to nothing runs as one transaction holding the order row. When the
+    stored order has a hook that the change triggers, or the change leaves ``checkout`` and
+    validation callbacks must run, it runs the attempt loop instead: outbound calls with no
+    transaction open, then a compare-and-set commit, at most four times.
+    """
+    from kassa import hooks  # hooks check patches with the mutations, which import this module
+
     fired: list[int] = []
+    suppressed = call.request.headers.get("x-adapterid")
 
-    def job(conn: Connection) -> Outcome:
-        stored = _locked(conn, call, order_id)
-        check_if_match(call, stored.version)
-        before = jsonutil.loads(stored.doc)
-        after = jsonutil.loads(stored.doc)
-        meta = orjson.loads(stored.meta)
-        ctx = WriteContext(now=_write_time(before.get("lastModified")), call=call)
-        result = apply(after, meta, ctx)
-        rules.compute_totals(after, meta.get("computed", ()))
-        old_view, new_view = _without_last_modified(before), _without_last_modified(after)
-        patch = jsonutil.json_diff(old_view, new_view)
-        if not patch:
-            outcome = respond(stored.version, before, result)
-            outcome.headers.setdefault("ETag", etag(stored.version))
-        else:
-            version = stored.version + 1
-            after["lastModified"] = ctx.now
-            events = outbox.rows(before, after, meta, version, _now_ms())
-            stored_ok = repo.update_order(
-                conn,
-                before,
-                after,
-                text=jsonutil.dumps(after).decode(),
-                meta=orjson.dumps(meta).decode(),
-                version=stored.version,
-            )
-            if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
-                raise RuntimeError("order row changed while locked")
-            entry = history_entry(call, version, ctx.now, patch)
-            repo.insert_history(conn, order_id, version, entry.decode())
-            if events:
-                outbox.insert(conn, events)
-                fired.append(len(events))
-            outcome = respond(version, after, result)
-            outcome.headers.setdefault("ETag", etag(version))
-        _complete(conn, call, outcome)
-        return outcome
+    def job(conn: Connection) -> Outcome | None:
+        attempt = _propose(call, _locked(conn, call, order_id), apply)
+        before, after = attempt.before, attempt.after
+        leaving = _leaves_checkout(before, after)
+        if (leaving and after.get("validations")) or hooks.candidates(
+            before, after, suppressed, set()
+        ):
+            raise _CallsOut(attempt.stored)
+        if leaving:
+            errors = rules.builtin_validation(after)
+            if errors:
+                raise _validation_failed(before, after, errors)
+        return _commit(conn, call, attempt, respond, {}, [], fired)
 
-    outcome = await call.app.db.write(job)
+    try:
+        outcome = await call.app.db.write(job)
+    except _CallsOut as calls_out:
+        outcome = await _attempts(call, order_id, apply, respond, calls_out.stored, fired)
+    if outcome is None:  # the row lock makes this unreachable; keep the CAS honest
+        raise RuntimeError("order row changed while locked")
     if fired:
         call.app.delivery_wake.set()
     return outcome
+
+
+MAX_ATTEMPTS = 4
+
+
+async def _attempts(
+    call: Call,
+    order_id: str,
+    apply: Callable[[dict[str, Any], dict[str, Any], WriteContext], T],
+    respond: Callable[[int, dict[str, Any], T], Outcome],
+    first: repo.StoredOrder,
+    fired: list[int],
+) -> Outcome:
+    from kassa import hooks, validation_calls
+
+    state = call.app
+    suppressed = call.request.headers.get("x-adapterid")
+    stored: repo.StoredOrder | None = first
+    for number in range(MAX_ATTEMPTS):
+        if number:
+            stored = await state.db.read(
+                lambda conn: repo.get(
+                    conn, call.principal.merchant, call.principal.channel, order_id
+                )
+            )
+        if stored is None:
+            raise OrderNotFound(order_id)
+        attempt = _propose(call, stored, apply)
+        meta = attempt.meta
+
+        def recompute(order: dict[str, Any], meta: dict[str, Any] = meta) -> None:
+            rules.compute_totals(order, meta.get("computed", ()))
+
+        attempt.after, record = await hooks.run(
+            state,
+            attempt.before,
+            attempt.after,
+            meta,
+            suppressed=suppressed,
+            recompute=recompute,
+        )
+        warnings = list(record.warnings)
+        if _leaves_checkout(attempt.before, attempt.after):
+            checked = await validation_calls.validate(state, attempt.after)
+            warnings += checked.warnings
+            if checked.errors:
+                raise _validation_failed(attempt.before, attempt.after, checked.errors)
+        headers = {"Kassa-Warnings": ",".join(warnings)} if warnings else {}
+        outcome = await state.db.write(
+            functools.partial(
+                _commit,
+                call=call,
+                attempt=attempt,
+                respond=respond,
+                headers=headers,
+                hook_calls=record.calls,
+                fired=fired,
+            )
+        )
+        if outcome is not None:
+            return outcome
+        WRITE_CONFLICTS.inc()
+    raise ConcurrentModification()
 
 
 async def delete(call: Call, order_id: str, outcome: Outcome) -> Outcome:

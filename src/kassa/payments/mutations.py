@@ -168,6 +168,6 @@ def add_actions(payment_id: str, actions: list[dict[str, Any]], created: list[An
         combined = (payment.get("actions") or []) + new
         _check_action_count(combined, "/")
         payment["actions"] = combined
-        created.extend(new)
+        created[:] = new  # an attempt may run again (hooks): keep only the last
 
     return apply

@@ -51,7 +51,7 @@ async def create_payment(order_id: str, request: Request) -> Response:
         prefix = call.app.settings.path_prefix
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            payment_id = created[0]
+            payment_id = created[-1]
             return Outcome(
                 201,
                 jsonutil.dumps({"id": payment_id}),

@@ -49,8 +49,8 @@ async def create_shipping(order_id: str, request: Request) -> Response:
         prefix = call.app.settings.path_prefix
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{created[0]}"
-            return Outcome(201, jsonutil.dumps({"id": created[0]}), {**JSON, "Location": location})
+            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{created[-1]}"
+            return Outcome(201, jsonutil.dumps({"id": created[-1]}), {**JSON, "Location": location})
 
         apply = mutations.add_shipping(body, created)
         return await service.modify(call, order_id, apply, respond)

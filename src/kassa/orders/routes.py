@@ -10,12 +10,12 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil
+from kassa import http, jsonutil, validation_calls
 from kassa.errors import InvalidRequest, field_error
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
-from kassa.orders import mutations, rules, service
+from kassa.orders import mutations, service
 from kassa.orders.mutations import Apply
 from kassa.orders.query import parse_filter
 from kassa.orders.schemas import (
@@ -286,25 +286,31 @@ async def validate_order(order_id: str, request: Request) -> Response:
 
     async def handler(call: Call) -> Outcome:
         stored = await service.read(call, order_id)
-        errors = rules.builtin_validation(jsonutil.loads(stored.doc))
-        body = jsonutil.dumps(errors)
-        if errors:
+        checked = await validation_calls.validate(call.app, jsonutil.loads(stored.doc))
+        body = jsonutil.dumps(checked.errors)
+        headers = {"Content-Type": "application/json"}
+        if checked.warnings:
+            headers[validation_calls.WARNINGS_HEADER] = validation_calls.warnings_header(
+                checked.warnings
+            )
+        if checked.errors:
             # 400 with a bare ValidationError array: not recorded, like every non-2xx
-            raise _ValidationResult(body)
-        outcome = Outcome(200, body, {"Content-Type": "application/json"})
+            raise _ValidationResult(body, headers)
+        outcome = Outcome(200, body, headers)
         await service.record_outcome(call, outcome)
         return outcome
 
     try:
         return await http.run(call, handler)
     except _ValidationResult as result:
-        return Response(result.body, status_code=400, media_type="application/json")
+        return Response(result.body, status_code=400, headers=result.headers)
 
 
 class _ValidationResult(Exception):
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
         super().__init__("validation failed")
         self.body = body
+        self.headers = headers
 
 
 @router.get(

@@ -1,0 +1,157 @@
+"""Full validation of an order (semantics §6): the built-in checks, then every validation callback.
+
+``validate`` is called with no database transaction open (by ``POST /validate`` on the committed
+order, and by a transition leaving ``checkout`` on the proposal after hooks). All callbacks of
+the order are called concurrently; each answer is mapped per semantics §6.3. An unavailable
+callback follows ``validation_failure_policy``: ``open`` passes with a ``Kassa-Warnings`` token,
+``closed`` fails with ``validation-unavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kassa import jsonutil
+from kassa.orders import rules
+from kassa.outbound import CallResult
+from kassa.signing import secrets_for
+from kassa.state import AppState
+
+log = logging.getLogger("kassa.validation")
+
+MAX_BODY = 1024 * 1024
+WARNINGS_HEADER = "Kassa-Warnings"
+
+
+@dataclass
+class ValidationResult:
+    """``errors``: ValidationError objects (built-ins first, then callbacks in order);
+    ``warnings``: ``validation-unavailable:<validation id>`` tokens (fail-open policy)."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class _Outcome:
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warning: str | None = None
+
+
+def warnings_header(tokens: Sequence[str]) -> str:
+    """The ``Kassa-Warnings`` value: the tokens, comma-separated, in order (api §1.3)."""
+    return ",".join(tokens)
+
+
+def substitute(url: str, order_id: str) -> str:
+    return url.replace("{order_id}", order_id).replace("{order.id}", order_id)
+
+
+def _error(code: str, adapter_id: Any, message: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "adapterId": adapter_id}
+    if isinstance(message, str):
+        error["message"] = message
+    return error
+
+
+def _usable(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("code"), str) and bool(item["code"])
+
+
+def rejection_errors(body: bytes, adapter_id: Any) -> list[dict[str, Any]]:
+    """The ValidationErrors of a 4xx answer (semantics §6.3); never empty."""
+    parsed: Any = None
+    try:
+        parsed = jsonutil.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if _usable(parsed):
+        return [_error(parsed["code"], adapter_id, parsed.get("message"))]
+    if isinstance(parsed, list):
+        found = [_error(i["code"], adapter_id, i.get("message")) for i in parsed if _usable(i)]
+        if found:
+            return found
+    return [_error("validation-failed", adapter_id)]
+
+
+def _failure(result: CallResult) -> str | None:
+    """Why the call counts as unavailable, or ``None`` when its answer is usable (2xx / 4xx)."""
+    if result.reason == "too-large" or result.status is None:
+        return result.error or result.reason or "no response"
+    if 200 <= result.status < 300 or 400 <= result.status < 500:
+        return None
+    return result.error or f"HTTP {result.status}"
+
+
+async def _call(
+    state: AppState,
+    order: dict[str, Any],
+    body: bytes,
+    validation: dict[str, Any],
+    secrets: list[str],
+) -> _Outcome:
+    settings = state.settings
+    adapter_id = validation.get("adapterId")
+    url = substitute(str(validation.get("invoke") or validation.get("url") or ""), order["id"])
+    try:
+        result = await state.client().post(
+            url,
+            body,
+            kind="validation",
+            headers={"x-merchant": order["merchant"], "x-channel": order["channel"]},
+            secrets=secrets,
+            timeout_s=settings.validation_timeout,
+            max_bytes=MAX_BODY,
+        )
+    except Exception as exc:  # a call that cannot even be made is an unavailable callback
+        log.exception(
+            "validation call could not be made", extra={"validation_id": validation["id"]}
+        )
+        failure: str | None = f"{type(exc).__name__}: {exc}"
+        status: int | None = None
+    else:
+        failure = _failure(result)
+        status = result.status
+        if failure is None:
+            if result.ok:
+                return _Outcome()
+            return _Outcome(rejection_errors(result.body, adapter_id))
+    closed = settings.validation_failure_policy == "closed"
+    log.warning(
+        "validation callback unavailable",
+        extra={
+            "validation_id": validation["id"],
+            "adapter_id": adapter_id,
+            "order_id": order["id"],
+            "reason": failure,
+            "upstream_status": status,
+            "policy": "closed" if closed else "open",
+        },
+    )
+    if closed:
+        return _Outcome([_error("validation-unavailable", adapter_id)])
+    return _Outcome(warning=f"validation-unavailable:{validation['id']}")
+
+
+async def validate(state: AppState, order: dict[str, Any]) -> ValidationResult:
+    """Run the built-in checks and every validation callback of ``order`` (semantics §6)."""
+    result = ValidationResult(errors=rules.builtin_validation(order))
+    validations = list(order.get("validations") or ())
+    if not validations:
+        return result
+    body = jsonutil.dumps(order)
+    secrets = await secrets_for(state, order["merchant"])
+    outcomes = await asyncio.gather(*(_call(state, order, body, v, secrets) for v in validations))
+    for outcome in outcomes:
+        result.errors.extend(outcome.errors)
+        if outcome.warning is not None:
+            result.warnings.append(outcome.warning)
+    return result

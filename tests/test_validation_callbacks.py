@@ -476,3 +476,40 @@ async def test_unknown_order_is_404(local: httpx.AsyncClient) -> None:
     response = await validate(local, "o_AAAAAAAAAAAAAAAAAAAAAAAAAA")
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "order-not-found"
+
+
+# Transitions leaving checkout (operation 18) use the same validation -------------------------
+
+
+async def test_transition_refused_by_callback(local: httpx.AsyncClient, receiver: Receiver) -> None:
+    receiver.status, receiver.body = 400, b'{"code": "out-of-stock", "message": "sold out"}'
+    order_id = await covered_order(local)
+    await register(local, order_id, {"adapterId": "stock", "url": receiver.base + "/{order_id}"})
+    before = await local.get(f"{ORDERS}/{order_id}")
+
+    response = await local.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "completed"})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "validation-failed"
+    assert body["errors"] == [{"code": "out-of-stock", "adapterId": "stock", "message": "sold out"}]
+    assert [r.target for r in receiver.requests] == [f"/{order_id}"]
+    sent = json.loads(receiver.requests[0].body)
+    assert sent["state"]["currentStatus"] == "completed"  # the proposal is validated
+    after = await local.get(f"{ORDERS}/{order_id}")
+    assert after.headers["etag"] == before.headers["etag"]
+    assert after.json() == before.json()
+
+
+async def test_transition_passes_with_warning_when_unavailable(
+    local: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    order_id = await covered_order(local)
+    validation_id = await register(local, order_id, {"adapterId": "stock", "invoke": receiver.base})
+    response = await local.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "completed"})
+    assert response.status_code == 200, response.text
+    assert response.content == b""
+    assert response.headers["kassa-warnings"] == f"validation-unavailable:{validation_id}"
+    response = await local.get(f"{ORDERS}/{order_id}")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"]["currentStatus"] == "completed"

@@ -17,7 +17,7 @@ export KASSA_HOST KASSA_PORT
 
 LINT_PATHS := src tests bench
 
-.PHONY: venv run test check fmt bench clean
+.PHONY: venv run test check fmt bench bench-hooks clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,10 @@ fmt: venv
 
 bench: venv
 	bash bench/run.sh
+
+# What a hook adds to a write (one client, local receiver); see docs/performance.md.
+bench-hooks: venv
+	$(BIN)/python bench/hook_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -30,6 +30,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL = 2048
+_VETOING = {"hook", "validation"}
 
 _ALWAYS_REFUSED = [
     ipaddress.ip_network(n)
@@ -263,6 +264,8 @@ class Outbound:
         outcome: str = result.reason or ("success" if result.ok else "http-error")
         if result.reason == "too-large":
             outcome = "invalid-response"
+        elif kind in _VETOING and result.status is not None and 400 <= result.status < 500:
+            outcome = "rejected"  # a hook's or validation's 4xx is an answer, not a fault
         OUTBOUND_CALLS.labels(kind, outcome).inc()
         OUTBOUND_DURATION.labels(kind).observe(elapsed)
         return result

@@ -216,7 +216,7 @@ def _payments(
         ).wire()
         # transitions are judged against the payment as stored (or as this request made it)
         origin = stored_payments.get(old["id"], old)
-        scratch["payments"][index] = {**new, "state": origin["state"]}
+        scratch["payments"][index] = {**old, "state": origin["state"]}
         payment_mutations.put_payment(old["id"], body, enforce)(scratch, meta, ctx)
     return scratch["payments"]
 
@@ -264,6 +264,9 @@ def apply_hook_patch(
         raise InvalidPatch(f"invalid order after patch: {exc.errors()[0]['msg']}") from exc
     except KassaError as exc:
         raise InvalidPatch(f"{exc.code}: {exc.message}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # a patched part of an unexpected shape (e.g. a payment without its actions list)
+        raise InvalidPatch(f"invalid order after patch: {exc!r}") from exc
     meta.clear()
     meta.update(scratch_meta)
     return checked

@@ -171,3 +171,30 @@ def test_arbitrary_pointers_never_crash(pointer: str) -> None:
         return
     # whatever was accepted is confined to attributes-like free parts of the order
     assert patched["id"] == "o_x" and patched["state"] == doc["state"]
+
+
+def test_shipping_fields_may_change_but_not_ids() -> None:
+    doc, meta = order(currency="SEK")
+    doc["shippings"].append(
+        {
+            "id": "s_1",
+            "merchant": "m",
+            "channel": "c",
+            "orderId": "o_x",
+            "name": "Post",
+            "total": {"includingVat": Decimal("49"), "excludingVat": Decimal("39.2")},
+            "vatRate": Decimal("0.25"),
+            "state": "intent",
+        }
+    )
+    patch = [{"op": "replace", "path": "/shippings/0/name", "value": "Express"}]
+    patched = apply_hook_patch(doc, copy.deepcopy(doc), meta, patch, True)
+    assert patched["shippings"][0]["name"] == "Express"
+    assert patched["shippings"][0]["id"] == "s_1"
+    for bad in (
+        [{"op": "replace", "path": "/shippings/0/id", "value": "s_2"}],
+        [{"op": "replace", "path": "/shippings/0/vatRate", "value": 7}],
+        [{"op": "remove", "path": "/shippings/0"}],
+    ):
+        with pytest.raises(InvalidPatch):
+            apply_hook_patch(doc, copy.deepcopy(doc), meta, bad, True)

@@ -9,6 +9,7 @@ stored order ``S``. Any violation makes the whole patch invalid (``InvalidPatch`
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
@@ -18,12 +19,13 @@ from pydantic import TypeAdapter, ValidationError
 from kassa.changes import segments
 from kassa.errors import KassaError
 from kassa.orders import mutations, rules
+from kassa.orders.mutations import Apply
 from kassa.orders.rules import Area
 from kassa.orders.schemas import Cart, Consent, Customer
 from kassa.orders.service import WriteContext
 from kassa.payments import mutations as payment_mutations
 from kassa.payments.schemas import PaymentIn
-from kassa.schemas_common import Attributes, OrderStatus, Text
+from kassa.schemas_common import Attributes, OrderStatus, Text, WireModel
 from kassa.shippings import mutations as shipping_mutations
 from kassa.shippings.schemas import ShippingIn
 
@@ -164,9 +166,21 @@ def _recheck(
         elif key == "cart":
             result["cart"] = _cart(stored, before, after, meta, ctx)
         elif key == "payments":
-            result["payments"] = _payments(stored, before, result, meta, ctx, enforce)
+            result["payments"] = _elements(
+                "payments",
+                PaymentIn,
+                lambda pid, body: payment_mutations.put_payment(pid, body, enforce),
+                stored,
+                before,
+                result,
+                meta,
+                ctx,
+            )
         elif key == "shippings":
-            result["shippings"] = _shippings(stored, before, result, meta, ctx)
+            put = shipping_mutations.put_shipping
+            result["shippings"] = _elements(
+                "shippings", ShippingIn, put, stored, before, result, meta, ctx
+            )
     return result
 
 
@@ -198,46 +212,28 @@ def _cart(
     return scratch["cart"]
 
 
-def _payments(
-    stored: dict[str, Any],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    meta: dict[str, Any],
-    ctx: WriteContext,
-    enforce: bool,
-) -> Any:
-    stored_payments = _by_id(stored.get("payments"))
-    scratch = _scratch(stored, after)
-    for index, (old, new) in enumerate(zip(before["payments"], after["payments"], strict=True)):
-        if old == new:
-            continue
-        body = PaymentIn.model_validate(
-            {k: v for k, v in new.items() if k not in _READ_ONLY}
-        ).wire()
-        # transitions are judged against the payment as stored (or as this request made it)
-        origin = stored_payments.get(old["id"], old)
-        scratch["payments"][index] = {**old, "state": origin["state"]}
-        payment_mutations.put_payment(old["id"], body, enforce)(scratch, meta, ctx)
-    return scratch["payments"]
-
-
-def _shippings(
+def _elements(
+    kind: str,
+    model: type[WireModel],
+    put: Callable[[str, dict[str, Any]], Apply],
     stored: dict[str, Any],
     before: dict[str, Any],
     after: dict[str, Any],
     meta: dict[str, Any],
     ctx: WriteContext,
 ) -> Any:
+    """Payments or shippings changed by a patch, each re-done as its PUT route would."""
+    stored_by_id = _by_id(stored.get(kind))
     scratch = _scratch(stored, after)
-    for index, (old, new) in enumerate(zip(before["shippings"], after["shippings"], strict=True)):
+    for index, (old, new) in enumerate(zip(before[kind], after[kind], strict=True)):
         if old == new:
             continue
-        body = ShippingIn.model_validate(
-            {k: v for k, v in new.items() if k not in _READ_ONLY}
-        ).wire()
-        scratch["shippings"][index] = old
-        shipping_mutations.put_shipping(old["id"], body)(scratch, meta, ctx)
-    return scratch["shippings"]
+        body = model.model_validate({k: v for k, v in new.items() if k not in _READ_ONLY}).wire()
+        # state changes are judged against the element as stored (or as this request made it)
+        origin = stored_by_id.get(old["id"], old)
+        scratch[kind][index] = {**old, "state": origin["state"]}
+        put(old["id"], body)(scratch, meta, ctx)
+    return scratch[kind]
 
 
 def apply_hook_patch(

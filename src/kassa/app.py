@@ -26,6 +26,8 @@ from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
+from kassa.events.delivery import DeliveryLoop
+from kassa.events.routes import router as events_router
 from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of
 from kassa.openapi import build_openapi, responses_doc
@@ -184,6 +186,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             await migrate.upgrade(state.db)
             state.migrated = True
         purge = asyncio.create_task(_purge_loop(state))
+        delivery: DeliveryLoop | None = None
+        delivery_task: asyncio.Task[None] | None = None
+        if state.settings.delivery_in_api:
+            delivery = DeliveryLoop(state)
+            delivery_task = asyncio.create_task(delivery.run())
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full passes, which otherwise stall requests for tens of milliseconds.
         gc.collect()
@@ -193,6 +200,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         finally:
             state.shutting_down = True
             purge.cancel()
+            if delivery is not None and delivery_task is not None:
+                # finish the attempts in flight (bounded by delivery_timeout), release leases
+                delivery.stop()
+                await delivery_task
             if state.outbound is not None:
                 await state.outbound.aclose()
             if db is None:
@@ -211,6 +222,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(callbacks_router, prefix=prefix)
     app.include_router(payments_router, prefix=prefix)
     app.include_router(shippings_router, prefix=prefix)
+    app.include_router(events_router, prefix=prefix)
     _ops_routes(app, prefix)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -1,4 +1,4 @@
-"""The ``kassa`` command: serve, migrate, apikey."""
+"""The ``kassa`` command: serve, migrate, worker, apikey."""
 
 from __future__ import annotations
 
@@ -86,6 +86,50 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+
+
+@app.command()
+def worker(database: DatabaseOpt = None) -> None:
+    """Run notification delivery only, until SIGTERM/SIGINT (PostgreSQL deployments; on SQLite
+    it becomes the one delivery loop of the database while no other holds the lease)."""
+    from kassa import logs
+
+    settings = Settings.from_env(database_url=database)
+    logs.setup(settings.log_level)
+    if asyncio.run(_worker(settings)) != 0:
+        raise typer.Exit(1)
+
+
+async def _worker(settings: Settings) -> int:
+    import logging
+    import signal
+
+    from kassa.db import migrate as migrations
+    from kassa.events.delivery import DeliveryLoop
+    from kassa.state import AppState
+
+    log = logging.getLogger("kassa.worker")
+    db = Database(settings.database_url, pool_size=4)
+    state = AppState(settings=settings, db=db)
+    try:
+        if settings.is_sqlite:
+            await migrations.upgrade(db)
+        elif not await migrations.is_current(db):
+            typer.echo("error: the database is not migrated; run `kassa migrate` first", err=True)
+            return 1
+        state.migrated = True
+        loop = DeliveryLoop(state)
+        running = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            running.add_signal_handler(signum, loop.stop)
+        log.info("delivering notifications", extra={"holder": loop.holder})
+        await loop.run()
+        log.info("stopped: current attempts finished, leases released")
+        return 0
+    finally:
+        if state.outbound is not None:
+            await state.outbound.aclose()
+        await db.dispose()
 
 
 @apikey_app.command("create")

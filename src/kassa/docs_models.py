@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -111,6 +111,59 @@ class HistoryEntry(_Doc):
     details: dict[str, Any] | None = None
 
 
+class EventAttempt(_Doc):
+    number: int
+    trigger: Literal["automatic", "manual"]
+    started_at: str
+    duration_ms: int
+    outcome: Literal["success", "http-error", "timeout", "network-error", "url-not-allowed"]
+    status_code: int | None
+    error: str | None
+    response_excerpt: str = Field(description="First 2,048 characters of the response body")
+
+
+class EventPayload(_Doc):
+    notification: StoredNotification
+    order: Order
+
+
+class Event(_Doc):
+    id: str = Field(description="Event id; also the webhook-id of every delivery attempt")
+    merchant: str
+    channel: str
+    order_id: str
+    order_version: int
+    sequence: int = Field(description="Delivery order within the order: 1, 2, 3 ...")
+    notification_id: str
+    adapter_id: str | None = None
+    reference: str | None = None
+    description: str | None = None
+    scope: str
+    invoke: str = Field(description="Target URL after placeholder replacement")
+    status: Literal["pending", "succeeded", "failed"]
+    created: str
+    attempt_count: int
+    last_attempt_at: str | None
+    last_status_code: int | None
+    next_attempt_at: str | None = Field(description="null unless pending")
+    payload: EventPayload | None = Field(default=None, description="Only from GetEvent")
+    attempts: list[EventAttempt] | None = Field(
+        default=None, description="Only from GetEvent; oldest first"
+    )
+
+
+class EventPagination(_Doc):
+    offset: int
+    limit: int
+    size: int
+    total_size: int
+
+
+class EventPaginationSet(_Doc):
+    data: list[Event]
+    pagination: EventPagination
+
+
 class HealthStatus(_Doc):
     status: str
     checks: dict[str, str] | None = None
@@ -124,4 +177,7 @@ DOC_MODELS: dict[str, type[BaseModel]] = {
     "ValidationError": ValidationError,
     "HistoryEntry": HistoryEntry,
     "HealthStatus": HealthStatus,
+    "Event": Event,
+    "EventAttempt": EventAttempt,
+    "EventPaginationSet": EventPaginationSet,
 }

@@ -91,6 +91,13 @@ class ConsentNotFound(NotFound):
         super().__init__(f"Consent with id:{consent_id} not found.")
 
 
+class EventNotFound(NotFound):
+    code = "event-not-found"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"Event with id:{event_id} not found.")
+
+
 class RouteNotFound(NotFound):
     code, default_message = "route-not-found", "No such route."
 

@@ -3,6 +3,11 @@
 Events are inserted by the write's own transaction (``insert``), so a change and its events
 commit together or not at all. Each order keeps its next event sequence in its ``meta``
 (``eventSeq``), which the order row lock / compare-and-set already protects.
+
+The notification's text fields are copied into columns for filtering and listing. PostgreSQL
+text cannot hold NUL and the indexed ``reference``/``adapter_id`` columns are 512 characters, so
+those copies go through ``column_text``/``index_key``; the exact values stay in the payload, from
+which readers recover them (``kassa.events.repository``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from sqlalchemy.engine import Connection
 from kassa import ids, jsonutil
 from kassa.changes import ABSENT, changed, value_at
 from kassa.db.tables import events
+from kassa.orders.repository import index_key
 
 
 @functools.lru_cache(maxsize=1024)
@@ -43,6 +49,19 @@ def firing(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[st
         if _matches(notification.get("schema"), value_at(after, scope)):
             fired.append(notification)
     return fired
+
+
+def column_text(value: str) -> str:
+    """A text column's copy of ``value``: NUL escaped (PostgreSQL text refuses it)."""
+    return value.replace("\x00", "\\u0000")
+
+
+def _key(value: Any) -> str | None:
+    return index_key(value, lower=False) if isinstance(value, str) else None
+
+
+def _text(value: Any) -> str | None:
+    return column_text(value) if isinstance(value, str) else None
 
 
 def substitute(url: str, order_id: str) -> str:
@@ -79,11 +98,11 @@ def rows(
                 "order_version": version,
                 "sequence": sequence,
                 "notification_id": notification["id"],
-                "adapter_id": notification.get("adapterId"),
-                "reference": notification.get("reference"),
-                "description": notification.get("description"),
-                "scope": notification["scope"],
-                "invoke": substitute(notification["invoke"], after["id"]),
+                "adapter_id": _key(notification.get("adapterId")),
+                "reference": _key(notification.get("reference")),
+                "description": _text(notification.get("description")),
+                "scope": column_text(notification["scope"]),
+                "invoke": column_text(substitute(notification["invoke"], after["id"])),
                 "status": "pending",
                 "created": after["lastModified"],
                 "attempt_count": 0,

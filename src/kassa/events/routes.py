@@ -1,0 +1,182 @@
+"""HTTP routes of the events API (api ops 36-38). Only the merchant is checked against the key;
+every answer is limited to the key's channels, and ``x-channel`` is ignored (api §1.4)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.engine import Connection
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kassa import http, idempotency, jsonutil
+from kassa.errors import EventNotFound, InvalidRequest, field_error
+from kassa.events import repository
+from kassa.events.repository import EventFilter
+from kassa.http import Call
+from kassa.idempotency import Outcome
+from kassa.openapi import responses_doc
+
+router = APIRouter(prefix="/api/v1/events", tags=["Events"])
+
+MAX_VALUES = 50
+MAX_LIMIT = 100
+MAX_INT = 2**53
+STATUSES = ("pending", "succeeded", "failed")
+JSON = {"Content-Type": "application/json"}
+
+
+def _bad(name: str, message: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Query parameter {name}: {message}", errors=[field_error(f"?{name}", message)]
+    )
+
+
+def _values(params: QueryParams, *names: str) -> list[str]:
+    values = [v for name in names for v in (*params.getlist(name), *params.getlist(name + "[]"))]
+    if len(values) > MAX_VALUES:
+        raise _bad(names[0], f"at most {MAX_VALUES} values")
+    return values
+
+
+def _one(params: QueryParams, *names: str) -> str | None:
+    values = _values(params, *names)
+    return values[-1] if values else None
+
+
+def _int(params: QueryParams, name: str, default: int, minimum: int) -> int:
+    raw = _one(params, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, "must be an integer") from None
+    if value < minimum:
+        raise _bad(name, f"must be at least {minimum}")
+    if value > MAX_INT:
+        raise _bad(name, f"must be at most {MAX_INT}")
+    return value
+
+
+def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> EventFilter:
+    statuses: tuple[str, ...] | None = None
+    if raw_statuses := _values(params, "status"):
+        found = []
+        for raw in raw_statuses:
+            status = raw.lower()
+            if status not in STATUSES:
+                raise _bad("status", f"unknown event status {raw!r}")
+            found.append(status)
+        statuses = tuple(found)
+    return EventFilter(
+        merchant=merchant,
+        key_channels=key_channels,
+        offset=_int(params, "offset", 0, 0),
+        limit=min(_int(params, "limit", 10, 1), MAX_LIMIT),
+        order_id=_one(params, "order_id", "orderId"),
+        adapter_id=_one(params, "adapter_id", "adapterId"),
+        reference=_one(params, "reference"),
+        channel=_one(params, "channel"),
+        statuses=statuses,
+    )
+
+
+def _query_doc() -> dict[str, Any]:
+    def param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema,
+            "description": description,
+        }
+
+    text = {"type": "string"}
+    return {
+        "parameters": [
+            param("order_id", text, "Events of this order (alias orderId)"),
+            param("orderId", text, "Alias of order_id"),
+            param("adapter_id", text, "The notification's adapterId (alias adapterId)"),
+            param("adapterId", text, "Alias of adapter_id"),
+            param("reference", text, "The notification's reference"),
+            param("channel", text, "Channel of the order"),
+            param(
+                "status",
+                {"type": "array", "items": {"type": "string", "enum": list(STATUSES)}},
+                "Event status (repeatable)",
+            ),
+            param("offset", {"type": "integer", "minimum": 0, "default": 0}, "Events skipped"),
+            param(
+                "limit",
+                {"type": "integer", "minimum": 1, "default": 10},
+                "Page size (values above 100 are served as 100)",
+            ),
+        ]
+    }
+
+
+@router.get(
+    "",
+    operation_id="GetEvents",
+    summary="List notification events",
+    responses=responses_doc(200, "EventPaginationSet"),
+    openapi_extra=_query_doc(),
+)
+async def list_events(request: Request) -> Response:
+    call = await http.start_read(request, "GetEvents", channel_required=False)
+    principal = call.principal
+    f = parse_filter(request.query_params, principal.merchant, principal.key_channels)
+    data, total = await call.app.db.scan(lambda conn: repository.list_events(conn, f))
+    pagination = {"offset": f.offset, "limit": f.limit, "size": len(data), "totalSize": total}
+    return http.json_response({"data": data, "pagination": pagination})
+
+
+@router.get(
+    "/{event_id}",
+    operation_id="GetEvent",
+    summary="Get one event with its payload and attempts",
+    responses=responses_doc(200, "Event"),
+)
+async def get_event(event_id: str, request: Request) -> Response:
+    call = await http.start_read(request, "GetEvent", channel_required=False)
+    merchant, channels = call.principal.merchant, call.principal.key_channels
+    body = await call.app.db.read(
+        lambda conn: repository.get_event(conn, event_id, merchant, channels)
+    )
+    if body is None:
+        raise EventNotFound(event_id)
+    return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/{event_id}/retry",
+    operation_id="RetryEvent",
+    summary="Schedule a manual delivery attempt (replay a finished event)",
+    status_code=202,
+    responses=responses_doc(202, "Event"),
+)
+async def retry_event(event_id: str, request: Request) -> Response:
+    call = await http.start(request, "RetryEvent", write=True, channel_required=False)
+
+    async def handler(call: Call) -> Outcome:
+        merchant, channels = call.principal.merchant, call.principal.key_channels
+        now_ms = int(time.time() * 1000)
+        retention = call.app.settings.idempotency_retention
+
+        def job(conn: Connection) -> Outcome:
+            event = repository.schedule_manual(conn, event_id, merchant, channels, now_ms)
+            if event is None:
+                raise EventNotFound(event_id)
+            outcome = Outcome(202, jsonutil.dumps(event), dict(JSON))
+            idempotency.complete(conn, call.claim, outcome, retention)
+            return outcome
+
+        outcome = await call.app.db.write(job)
+        call.app.delivery_wake.set()
+        return outcome
+
+    return await http.run(call, handler)

@@ -92,7 +92,7 @@ async def delivery_env(
         if env is not None:
             for loop in env.loops:
                 loop.stop()
-                await loop.release()
+                await loop.close()
         if state.outbound is not None:
             await state.outbound.aclose()
 

@@ -2,8 +2,9 @@
 ``kassa worker``.
 
 One ``DeliveryLoop`` claims due events in batches (a short transaction that leases them to a
-claim token), POSTs them outside any transaction, concurrently across orders, and records the
-finished attempts in batched writes, each only while its lease is still held. Per-order FIFO and
+claim token), POSTs them outside any transaction, concurrently across orders (through its own
+small connection pool per destination, ``kassa.events.transport``), and records the finished
+attempts in batched writes, each only while its lease is still held. Per-order FIFO and
 "at most one in flight per order" are properties of the claim query (``kassa.events.store``), so
 any number of loops on PostgreSQL cooperate through the database alone. On SQLite exactly one
 loop per database works: it holds the named lease ``delivery``; any other loop stays idle while
@@ -31,8 +32,9 @@ from kassa import ids
 from kassa.events import store
 from kassa.events.schedule import Classified, classify
 from kassa.events.store import Claimed, Finished
+from kassa.events.transport import PerDestinationTransport
 from kassa.metrics import EVENT_DELIVERIES, EVENTS_PENDING
-from kassa.outbound import CallResult
+from kassa.outbound import AllowList, CallResult, Outbound
 from kassa.signing import secrets_for
 from kassa.state import AppState
 from kassa.timeutil import fmt, now
@@ -61,6 +63,7 @@ class DeliveryLoop:
         poll_interval_s: float = 1.0,
         lease_margin_s: float = 30.0,
         loop_lease_ttl_s: float = 15.0,
+        per_destination: int = 8,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.state = state
@@ -70,6 +73,8 @@ class DeliveryLoop:
         self.lease_ms = int((state.settings.delivery_timeout + lease_margin_s) * 1000)
         self.loop_lease_ttl_ms = int(loop_lease_ttl_s * 1000)
         self.rand = rand
+        self.per_destination = per_destination
+        self._outbound: Outbound | None = None
         self.holder = ids.new_id("dl_")
         self.attempts = 0  # attempts this loop made (recorded or not)
         self._claims = 0
@@ -125,8 +130,16 @@ class DeliveryLoop:
         await self._record(list(finished))
         return len(finished)
 
+    async def close(self) -> None:
+        """Give up the SQLite loop lease and close the connections (``run`` does this itself
+        when it stops; the loop can still be used afterwards)."""
+        await self.release()
+        if self._outbound is not None:
+            outbound, self._outbound = self._outbound, None
+            await outbound.aclose()
+
     async def release(self) -> None:
-        """Give up the SQLite loop lease (``run`` does this itself when it stops)."""
+        """Give up the SQLite loop lease."""
         if self.state.db.is_sqlite and self._has_lease:
             self._has_lease = False
             self._lease_renew_at = 0.0
@@ -206,7 +219,7 @@ class DeliveryLoop:
             await self._record(batch)
         except Exception:
             log.exception("could not record the last delivery attempts")
-        await self.release()
+        await self.close()
 
     async def _attempt_and_park(self, event: Claimed) -> None:
         finished = await self._attempt(event)
@@ -290,6 +303,13 @@ class DeliveryLoop:
             self.rand(),
         )
 
+    def _client(self) -> Outbound:
+        if self._outbound is None:
+            transport = PerDestinationTransport(self.per_destination)
+            allow = AllowList.parse(self.state.settings.outbound_allow)
+            self._outbound = Outbound(allow, transport=transport)
+        return self._outbound
+
     async def _post(self, event: Claimed) -> CallResult:
         settings = self.state.settings
         url = event.invoke
@@ -300,7 +320,7 @@ class DeliveryLoop:
             url = substitute(loads(event.payload)["notification"]["invoke"], event.order_id)
         if "\x00" in url:
             return CallResult(None, b"", "url-not-allowed: invalid URL", "url-not-allowed", 0)
-        return await self.state.client().post(
+        return await self._client().post(
             url,
             event.payload.encode(),
             kind="notification",

@@ -58,7 +58,9 @@ def _due(now_ms: int) -> list[Any]:
         select(other.c.id)
         .where(
             other.c.order_id == events.c.order_id,
-            other.c.status == "pending",
+            # status wrapped so that no planner looks through every pending event (the status
+            # index) for each candidate instead of through the candidate's order
+            func.coalesce(other.c.status, "") == "pending",
             other.c.id != events.c.id,
             or_(other.c.sequence < events.c.sequence, other.c.lease_until_ms >= now_ms),
         )

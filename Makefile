@@ -47,6 +47,12 @@ fmt: venv
 bench: venv
 	bash bench/run.sh
 
+# Notification delivery throughput of one `kassa worker`, e.g.
+# make bench-notifications NOTIFY_ARGS="--events 20000 --database postgresql+asyncpg://..."
+NOTIFY_ARGS ?=
+bench-notifications: venv
+	$(BIN)/python bench/notifications.py $(NOTIFY_ARGS)
+
 # What a hook adds to a write (one client, local receiver); see docs/performance.md.
 bench-hooks: venv
 	$(BIN)/python bench/hook_cost.py

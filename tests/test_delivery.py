@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import select, update
@@ -20,6 +21,7 @@ from kassa import __version__
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from kassa.events.delivery import DeliveryLoop
+from kassa.events.transport import PerDestinationTransport
 from kassa.state import AppState
 from kassa.timeutil import parse_stamp
 from tests.conftest import ORDERS, create_order, get_order
@@ -547,3 +549,28 @@ async def test_created_event_and_payload_from_creation(env: Env, receiver: Recei
     assert response.content.count(order) == 1
     created = datetime.fromisoformat(event["created"].replace("Z", "+00:00"))
     assert created.tzinfo is not None
+
+
+async def test_per_destination_pools_limit_connections_and_are_evicted() -> None:
+    slow, other = Receiver(delay=0.1), Receiver()
+    await slow.start()
+    await other.start()
+    transport = PerDestinationTransport(per_destination=2, max_destinations=1)
+    busiest = 0
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            posts = [
+                asyncio.create_task(client.post(slow.base + "/x", content=b"{}")) for _ in range(6)
+            ]
+            while not all(p.done() for p in posts):
+                busiest = max(busiest, len(slow._tasks))
+                await asyncio.sleep(0.005)
+            assert [p.result().status_code for p in posts] == [200] * 6
+            response = await client.post(other.base + "/y", content=b"{}")
+            assert response.status_code == 200
+            assert len(transport._pools) == 1  # the idle pool of the first receiver was closed
+    finally:
+        await slow.stop()
+        await other.stop()
+    assert 1 <= busiest <= 2
+    assert len(slow.requests) == 6 and len(other.requests) == 1

@@ -17,7 +17,7 @@ export KASSA_HOST KASSA_PORT
 
 LINT_PATHS := src tests bench
 
-.PHONY: venv run test check fmt bench bench-hooks clean
+.PHONY: venv run test check fmt bench bench-hooks bench-notifications clean
 
 venv: $(STAMP)
 

@@ -174,7 +174,8 @@ events = Table(
     Column("next_attempt_ms", BigInteger),  # NULL unless pending
     Column("first_attempt_ms", BigInteger),
     Column("terminal_ms", BigInteger),  # when it became succeeded/failed (retention)
-    Column("manual", Integer, nullable=False),  # 1: the next attempt is manual
+    # 1: the next attempt is manual; 2: operation 38 during an attempt (manual one follows)
+    Column("manual", Integer, nullable=False),
     Column("replay", Integer, nullable=False),  # 1: one manual attempt, then terminal
     Column("lease_owner", String(64)),
     Column("lease_until_ms", BigInteger),
@@ -186,6 +187,17 @@ Index("ix_events_list", events.c.merchant, events.c.created, events.c.id)
 Index("ix_events_merchant_order", events.c.merchant, events.c.order_id)
 Index("ix_events_merchant_adapter", events.c.merchant, events.c.adapter_id)
 Index("ix_events_merchant_reference", events.c.merchant, events.c.reference)
+# the channel filter (and keys limited to channels) and the status filter, newest first
+Index(
+    "ix_events_merchant_channel",
+    events.c.merchant,
+    events.c.channel,
+    events.c.created,
+    events.c.id,
+)
+Index(
+    "ix_events_merchant_status", events.c.merchant, events.c.status, events.c.created, events.c.id
+)
 Index("ix_events_terminal", events.c.terminal_ms)
 
 event_attempts = Table(

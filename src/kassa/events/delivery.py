@@ -102,7 +102,6 @@ class DeliveryLoop:
 
     async def run(self) -> None:
         """Deliver until ``stop()``; then finish current attempts and release the loop lease."""
-        self._stopping = False
         try:
             while not self._stopping:
                 try:
@@ -161,13 +160,22 @@ class DeliveryLoop:
 
     async def purge(self) -> int:
         """Delete terminal events (and attempts) older than ``event_retention``."""
+        total, more = 0, True
+        while more:
+            purged, more = await self._purge_some()
+            total += purged
+        return total
+
+    async def _purge_some(self, chunks: int = 20) -> tuple[int, bool]:
+        """Purge up to ``chunks`` chunks; returns the count and whether more may remain."""
         cutoff = _now_ms() - int(self.state.settings.event_retention * 1000)
         total = 0
-        while True:
+        for _ in range(chunks):
             count = await self.state.db.write(lambda conn: store.purge(conn, cutoff, PURGE_CHUNK))
             total += count
             if count < PURGE_CHUNK:
-                return total
+                return total, False
+        return total, True
 
     # the loop ------------------------------------------------------------------------------
 
@@ -182,14 +190,19 @@ class DeliveryLoop:
             or clock - self._first_finished >= LINGER_S
         ):
             batch, self._finished = self._finished, []
-            await self._record(batch)
+            try:
+                await self._record(batch)
+            except Exception:
+                self._finished[:0] = batch  # try again next pass (leases are still ours)
+                raise
+        # renewed on every pass (a write only every few seconds), also while saturated
+        active = await self._hold_loop_lease()
         claimed: list[Claimed] = []
         want = min(self.max_in_flight - len(self._tasks), self.batch_size)
         # claim in batches: wait for room for a quarter batch unless nothing is in flight
-        if want > 0 and (want >= self.batch_size // 4 or not self._tasks):
-            if await self._hold_loop_lease():
-                await self._maintain(clock)
-                claimed = await self._claim(want)
+        if active and want > 0 and (want >= self.batch_size // 4 or not self._tasks):
+            await self._maintain(clock)
+            claimed = await self._claim(want)
             for event in claimed:
                 task = asyncio.create_task(self._attempt_and_park(event))
                 self._tasks.add(task)
@@ -222,7 +235,11 @@ class DeliveryLoop:
         await self.close()
 
     async def _attempt_and_park(self, event: Claimed) -> None:
-        finished = await self._attempt(event)
+        try:
+            finished = await self._attempt(event)
+        except Exception:  # not expected (_attempt turns failures into results); lease expires
+            log.exception("delivery attempt of %s crashed", event.id)
+            return
         if not self._finished:
             self._first_finished = time.monotonic()
         self._finished.append(finished)
@@ -233,8 +250,9 @@ class DeliveryLoop:
             self._next_gauge = clock + GAUGE_INTERVAL_S
             EVENTS_PENDING.set(await self.state.db.scan(store.pending_count))
         if clock >= self._next_purge:
-            self._next_purge = clock + PURGE_INTERVAL_S
-            purged = await self.purge()
+            purged, more = await self._purge_some()
+            # a large backlog is purged a slice per pass, so deliveries keep going
+            self._next_purge = clock + (1.0 if more else PURGE_INTERVAL_S)
             if purged:
                 log.info("purged %d events past retention", purged)
 

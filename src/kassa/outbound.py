@@ -24,6 +24,7 @@ import httpx
 
 from kassa import __version__, ids
 from kassa.metrics import OUTBOUND_CALLS, OUTBOUND_DURATION
+from kassa.transport import PerDestinationTransport
 
 Reason = Literal["http-error", "timeout", "network-error", "url-not-allowed", "too-large"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -236,8 +237,13 @@ class Outbound:
 
     def __init__(self, allow: AllowList, transport: httpx.AsyncBaseTransport | None = None):
         self.allow = allow
+        # one pool per (address, port, TLS name): a connection verified for one host name is
+        # never reused for another name on the same address
         self.client = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, transport=transport, timeout=None
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport or PerDestinationTransport(per_destination=32),
+            timeout=None,
         )
 
     async def aclose(self) -> None:

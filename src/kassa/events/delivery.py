@@ -3,7 +3,7 @@
 
 One ``DeliveryLoop`` claims due events in batches (a short transaction that leases them to a
 claim token), POSTs them outside any transaction, concurrently across orders (through its own
-small connection pool per destination, ``kassa.events.transport``), and records the finished
+small connection pool per destination, ``kassa.transport``), and records the finished
 attempts in batched writes, each only while its lease is still held. Per-order FIFO and
 "at most one in flight per order" are properties of the claim query (``kassa.events.store``), so
 any number of loops on PostgreSQL cooperate through the database alone. On SQLite exactly one
@@ -32,12 +32,12 @@ from kassa import ids
 from kassa.events import store
 from kassa.events.schedule import Classified, classify
 from kassa.events.store import Claimed, Finished
-from kassa.events.transport import PerDestinationTransport
 from kassa.metrics import EVENT_DELIVERIES, EVENTS_PENDING
 from kassa.outbound import AllowList, CallResult, Outbound
 from kassa.signing import secrets_for
 from kassa.state import AppState
 from kassa.timeutil import fmt, now
+from kassa.transport import PerDestinationTransport
 
 log = logging.getLogger("kassa.delivery")
 

@@ -1,4 +1,4 @@
-"""The connection pools of notification delivery: one small pool per destination.
+"""Outbound connection pools: one small pool per destination (every outbound call kind).
 
 ``Outbound`` connects to a checked IP address and keeps the host name for ``Host`` and TLS SNI.
 httpcore keys its connections by the URL's origin alone (the address), so one shared pool could

@@ -1,0 +1,77 @@
+"""Settings read from ``KASSA_*`` variables: the extension-engine settings (semantics §15)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from kassa.config import Settings, channel_notifications
+
+NOTE = {"scope": "/state/currentStatus", "schema": {"const": "completed"}, "invoke": "https://e/x"}
+
+
+def test_channel_notifications_object_form() -> None:
+    parsed = channel_notifications(json.dumps({"acme/web": [NOTE], "acme/app": []}))
+    assert parsed == {("acme", "web"): [{**NOTE, "version": "v0"}], ("acme", "app"): []}
+
+
+def test_channel_notifications_list_form_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "channels.json"
+    entries = [
+        {"merchant": "acme", "channel": "web", "notifications": [NOTE]},
+        {"merchant": "acme", "channel": "web", "notifications": [{**NOTE, "reference": "two"}]},
+    ]
+    path.write_text(json.dumps(entries))
+    parsed = channel_notifications("@" + str(path))
+    assert [n.get("reference") for n in parsed[("acme", "web")]] == [None, "two"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"no-slash": []}',
+        '{"acme/web": {"scope": "/x"}}',
+        '"just a string"',
+        "[1]",
+    ],
+)
+def test_channel_notifications_bad_shape(value: str) -> None:
+    with pytest.raises(ValueError, match="channel_notifications"):
+        channel_notifications(value)
+
+
+def test_channel_notifications_bad_notification() -> None:
+    bad = json.dumps({"acme/web": [{"scope": "/payments/0/amount", "invoke": "https://e"}]})
+    with pytest.raises(pydantic.ValidationError):
+        channel_notifications(bad)
+
+
+def test_engine_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA_HOOK_FAILURE_POLICY", "Closed")
+    monkeypatch.setenv("KASSA_HOOK_TIMEOUT", "1.5s")
+    monkeypatch.setenv("KASSA_VALIDATION_TIMEOUT", "2")
+    monkeypatch.setenv("KASSA_DELIVERY_MAX_AGE", "48h")
+    monkeypatch.setenv("KASSA_CHANNEL_NOTIFICATIONS", json.dumps({"m/c": [NOTE]}))
+    settings = Settings.from_env()
+    assert settings.hook_failure_policy == "closed"
+    assert settings.validation_failure_policy == "open"
+    assert settings.hook_timeout == 1.5
+    assert settings.validation_timeout == 2.0
+    assert settings.delivery_max_age == 48 * 3600
+    assert list(settings.channel_notifications) == [("m", "c")]
+
+
+def test_unknown_policy_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA_VALIDATION_FAILURE_POLICY", "sometimes")
+    with pytest.raises(ValueError, match="KASSA_VALIDATION_FAILURE_POLICY"):
+        Settings.from_env()
+
+
+def test_delivery_in_api_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(database_url="sqlite+aiosqlite:///x.db").delivery_in_api is True
+    assert Settings(database_url="postgresql+asyncpg://u@h/d").delivery_in_api is False
+    forced = Settings(database_url="postgresql+asyncpg://u@h/d", run_delivery_in_api=True)
+    assert forced.delivery_in_api is True

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import http, idempotency, jsonutil
-from kassa.errors import EventNotFound, InvalidRequest, field_error
+from kassa import queryparams as qp
+from kassa.errors import EventNotFound
 from kassa.events import repository
 from kassa.events.repository import EventFilter
 from kassa.http import Call
@@ -22,65 +23,29 @@ from kassa.openapi import responses_doc
 
 router = APIRouter(prefix="/api/v1/events", tags=["Events"])
 
-MAX_VALUES = 50
-MAX_LIMIT = 100
-MAX_INT = 2**53
 STATUSES = ("pending", "succeeded", "failed")
 JSON = {"Content-Type": "application/json"}
 
 
-def _bad(name: str, message: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"Query parameter {name}: {message}", errors=[field_error(f"?{name}", message)]
-    )
-
-
-def _values(params: QueryParams, *names: str) -> list[str]:
-    values = [v for name in names for v in (*params.getlist(name), *params.getlist(name + "[]"))]
-    if len(values) > MAX_VALUES:
-        raise _bad(names[0], f"at most {MAX_VALUES} values")
-    return values
-
-
-def _one(params: QueryParams, *names: str) -> str | None:
-    values = _values(params, *names)
-    return values[-1] if values else None
-
-
-def _int(params: QueryParams, name: str, default: int, minimum: int) -> int:
-    raw = _one(params, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(name, "must be an integer") from None
-    if value < minimum:
-        raise _bad(name, f"must be at least {minimum}")
-    if value > MAX_INT:
-        raise _bad(name, f"must be at most {MAX_INT}")
-    return value
-
-
 def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> EventFilter:
     statuses: tuple[str, ...] | None = None
-    if raw_statuses := _values(params, "status"):
+    if raw_statuses := qp.values(params, "status"):
         found = []
         for raw in raw_statuses:
             status = raw.lower()
             if status not in STATUSES:
-                raise _bad("status", f"unknown event status {raw!r}")
+                raise qp.bad("status", f"unknown event status {raw!r}")
             found.append(status)
         statuses = tuple(found)
     return EventFilter(
         merchant=merchant,
         key_channels=key_channels,
-        offset=_int(params, "offset", 0, 0),
-        limit=min(_int(params, "limit", 10, 1), MAX_LIMIT),
-        order_id=_one(params, "order_id", "orderId"),
-        adapter_id=_one(params, "adapter_id", "adapterId"),
-        reference=_one(params, "reference"),
-        channel=_one(params, "channel"),
+        offset=qp.integer(params, "offset", 0, 0),
+        limit=min(qp.integer(params, "limit", 10, 1), qp.MAX_LIMIT),
+        order_id=qp.one(params, "order_id", "orderId"),
+        adapter_id=qp.one(params, "adapter_id", "adapterId"),
+        reference=qp.one(params, "reference"),
+        channel=qp.one(params, "channel"),
         statuses=statuses,
     )
 

@@ -14,18 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kassa import jsonutil
+from kassa import callouts, jsonutil
 from kassa.changes import changed, segments
 from kassa.errors import KassaError
-from kassa.events.outbox import substitute
 from kassa.outbound import CallResult
 from kassa.patching import InvalidPatch, apply_hook_patch
-from kassa.signing import secrets_for
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.hooks")
 
-MAX_BODY = 1024 * 1024
 MAX_MESSAGE = 1000
 _RANKS = {"state": 0, "consents": 1, "customer": 2, "cart": 3, "shippings": 4, "payments": 5}
 
@@ -113,23 +110,19 @@ async def run(
     settings = state.settings
     outcome = HookRun()
     called: set[str] = set()
-    secrets: list[str] | None = None
     while True:
         pending = candidates(stored, proposal, suppressed, called)
         if not pending:
             return proposal, outcome
         hook = pending[0]
         called.add(hook["id"])
-        if secrets is None:
-            secrets = await secrets_for(state, proposal["merchant"])
-        result = await state.client().post(
-            substitute(hook["invoke"], proposal["id"]),
+        result = await callouts.call_for_order(
+            state,
+            "hook",
+            hook["invoke"],
+            proposal,
             jsonutil.dumps(proposal),
-            kind="hook",
-            headers={"x-merchant": proposal["merchant"], "x-channel": proposal["channel"]},
-            secrets=secrets,
             timeout_s=settings.hook_timeout,
-            max_bytes=MAX_BODY,
         )
         adapter_id = hook.get("adapterId")
         record = {"hookId": hook["id"], "adapterId": adapter_id}

@@ -7,7 +7,7 @@ pydantic errors to ``invalid-request`` / ``invalid-amount`` with JSON-Pointer pa
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -190,6 +190,11 @@ def validate_as(adapter: TypeAdapter[Any], data: Any) -> Any:
         return adapter.validate_python(data)
     except ValidationError as exc:
         raise validation_error(exc) from exc
+
+
+def warnings_headers(tokens: Sequence[str]) -> dict[str, str]:
+    """``Kassa-Warnings`` for a response, when there are tokens: comma-separated (api §1.3)."""
+    return {"Kassa-Warnings": ",".join(tokens)} if tokens else {}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

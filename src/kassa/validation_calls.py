@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kassa import jsonutil
+from kassa import callouts, jsonutil
 from kassa.orders import rules
 from kassa.outbound import CallResult
-from kassa.signing import secrets_for
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.validation")
-
-MAX_BODY = 1024 * 1024
-WARNINGS_HEADER = "Kassa-Warnings"
 
 
 @dataclass
@@ -44,15 +39,6 @@ class ValidationResult:
 class _Outcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warning: str | None = None
-
-
-def warnings_header(tokens: Sequence[str]) -> str:
-    """The ``Kassa-Warnings`` value: the tokens, comma-separated, in order (api §1.3)."""
-    return ",".join(tokens)
-
-
-def substitute(url: str, order_id: str) -> str:
-    return url.replace("{order_id}", order_id).replace("{order.id}", order_id)
 
 
 def _error(code: str, adapter_id: Any, message: Any = None) -> dict[str, Any]:
@@ -96,20 +82,13 @@ async def _call(
     order: dict[str, Any],
     body: bytes,
     validation: dict[str, Any],
-    secrets: list[str],
 ) -> _Outcome:
     settings = state.settings
     adapter_id = validation.get("adapterId")
-    url = substitute(str(validation.get("invoke") or validation.get("url") or ""), order["id"])
+    url = str(validation.get("invoke") or validation.get("url") or "")
     try:
-        result = await state.client().post(
-            url,
-            body,
-            kind="validation",
-            headers={"x-merchant": order["merchant"], "x-channel": order["channel"]},
-            secrets=secrets,
-            timeout_s=settings.validation_timeout,
-            max_bytes=MAX_BODY,
+        result = await callouts.call_for_order(
+            state, "validation", url, order, body, timeout_s=settings.validation_timeout
         )
     except Exception as exc:  # a call that cannot even be made is an unavailable callback
         log.exception(
@@ -148,8 +127,7 @@ async def validate(state: AppState, order: dict[str, Any]) -> ValidationResult:
     if not validations:
         return result
     body = jsonutil.dumps(order)
-    secrets = await secrets_for(state, order["merchant"])
-    outcomes = await asyncio.gather(*(_call(state, order, body, v, secrets) for v in validations))
+    outcomes = await asyncio.gather(*(_call(state, order, body, v) for v in validations))
     for outcome in outcomes:
         result.errors.extend(outcome.errors)
         if outcome.warning is not None:

@@ -332,7 +332,7 @@ class DeliveryLoop:
         settings = self.state.settings
         url = event.invoke
         if "\\u0000" in url:  # stored escaped (see outbox): recover the URL as registered
-            from kassa.events.outbox import substitute
+            from kassa.callouts import substitute
             from kassa.jsonutil import loads
 
             url = substitute(loads(event.payload)["notification"]["invoke"], event.order_id)

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.engine import Connection
 
 from kassa import ids, jsonutil
+from kassa.callouts import substitute
 from kassa.changes import ABSENT, changed, value_at
 from kassa.db.tables import events
 from kassa.orders.repository import index_key
@@ -62,10 +63,6 @@ def _key(value: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return column_text(value) if isinstance(value, str) else None
-
-
-def substitute(url: str, order_id: str) -> str:
-    return url.replace("{order_id}", order_id).replace("{order.id}", order_id)
 
 
 def rows(

@@ -288,11 +288,7 @@ async def validate_order(order_id: str, request: Request) -> Response:
         stored = await service.read(call, order_id)
         checked = await validation_calls.validate(call.app, jsonutil.loads(stored.doc))
         body = jsonutil.dumps(checked.errors)
-        headers = {"Content-Type": "application/json"}
-        if checked.warnings:
-            headers[validation_calls.WARNINGS_HEADER] = validation_calls.warnings_header(
-                checked.warnings
-            )
+        headers = {"Content-Type": "application/json", **http.warnings_headers(checked.warnings)}
         if checked.errors:
             # 400 with a bare ValidationError array: not recorded, like every non-2xx
             raise _ValidationResult(body, headers)

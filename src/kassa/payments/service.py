@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from kassa import ids, jsonutil, money
+from kassa import callouts, ids, jsonutil, money
 from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
 from kassa.http import Call
 from kassa.idempotency import Outcome
@@ -18,9 +18,6 @@ from kassa.orders.service import WriteContext
 from kassa.payments import ledger, rules
 from kassa.payments.mutations import find_action, find_payment
 from kassa.schemas_common import PaymentEvent
-from kassa.signing import secrets_for
-
-ACTION_MAX_RESPONSE = 1024 * 1024
 
 
 class ActionFailed(KassaError):
@@ -158,17 +155,6 @@ async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes
     return b"[" + ",".join(docs).encode() + b"]"
 
 
-def _substitute(url: str, order_id: str, payment_id: str) -> str:
-    for placeholder, value in (
-        ("{order_id}", order_id),
-        ("{order.id}", order_id),
-        ("{payment_id}", payment_id),
-        ("{payment.id}", payment_id),
-    ):
-        url = url.replace(placeholder, value)
-    return url
-
-
 async def execute_action(call: Call, order_id: str, payment_id: str, action_id: str) -> Outcome:
     """Call the action's URL with no lock held, then record the call as a transaction."""
     stored = await service.read(call, order_id)
@@ -179,16 +165,15 @@ async def execute_action(call: Call, order_id: str, payment_id: str, action_id: 
     order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
     _check_count(orjson.loads(stored.meta), payment_id)
 
-    url = _substitute(action["url"], order_id, payment_id)
     state = call.app
-    result = await state.client().post(
-        url,
+    result = await callouts.call_for_order(
+        state,
+        "action",
+        action["url"],
+        order,
         b"",
-        kind="action",
-        headers={"x-merchant": order["merchant"], "x-channel": order["channel"]},
-        secrets=await secrets_for(state, order["merchant"]),
         timeout_s=state.settings.action_timeout,
-        max_bytes=ACTION_MAX_RESPONSE,
+        payment_id=payment_id,
     )
     body: dict[str, Any] = {
         "event": PaymentEvent.payment_action.value,

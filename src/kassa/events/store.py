@@ -235,16 +235,6 @@ def record(conn: Connection, finished: list[Finished], max_age_ms: int) -> dict[
     return outcome
 
 
-def release(conn: Connection, token: str, ids: list[str]) -> None:
-    """Give back leases of claimed events that were never attempted."""
-    if ids:
-        conn.execute(
-            update(events)
-            .where(events.c.id.in_(ids), events.c.lease_owner == token)
-            .values(lease_owner=None, lease_until_ms=None)
-        )
-
-
 def purge(conn: Connection, cutoff_ms: int, limit: int) -> int:
     """Delete up to ``limit`` terminal events that became terminal before ``cutoff_ms``."""
     ids = [

@@ -29,7 +29,7 @@ from kassa.errors import (
     field_error,
 )
 from kassa.events import outbox
-from kassa.http import Call
+from kassa.http import Call, warnings_headers
 from kassa.idempotency import Outcome
 from kassa.metrics import WRITE_CONFLICTS
 from kassa.orders import repository as repo
@@ -222,20 +222,15 @@ def _commit(
 
     Returns ``None`` (and writes nothing) when another write committed meanwhile.
     """
-    stored, before, after, meta, ctx = (
-        attempt.stored,
-        attempt.before,
-        attempt.after,
-        attempt.meta,
-        attempt.ctx,
-    )
+    stored, before, after, meta = attempt.stored, attempt.before, attempt.after, attempt.meta
+    now = attempt.ctx.now
     patch = jsonutil.json_diff(_without_last_modified(before), _without_last_modified(after))
     if not patch:
         outcome = respond(stored.version, before, attempt.result)
         outcome.headers.setdefault("ETag", etag(stored.version))
     else:
         version = stored.version + 1
-        after["lastModified"] = ctx.now
+        after["lastModified"] = now
         events = outbox.rows(before, after, meta, version, _now_ms())
         stored_ok = repo.update_order(
             conn,
@@ -247,8 +242,8 @@ def _commit(
         )
         if not stored_ok:
             return None
-        entry = history_entry(call, version, ctx.now, patch, hookCalls=hook_calls)
-        repo.insert_history(conn, stored_id(after), version, entry.decode())
+        entry = history_entry(call, version, now, patch, hookCalls=hook_calls)
+        repo.insert_history(conn, after["id"], version, entry.decode())
         if events:
             outbox.insert(conn, events)
             fired.append(len(events))
@@ -257,10 +252,6 @@ def _commit(
     outcome.headers.update(headers)
     _complete(conn, call, outcome)
     return outcome
-
-
-def stored_id(order: dict[str, Any]) -> str:
-    return str(order["id"])
 
 
 async def modify(
@@ -351,7 +342,7 @@ async def _attempts(
             warnings += checked.warnings
             if checked.errors:
                 raise _validation_failed(attempt.before, attempt.after, checked.errors)
-        headers = {"Kassa-Warnings": ",".join(warnings)} if warnings else {}
+        headers = warnings_headers(warnings)
         outcome = await state.db.write(
             functools.partial(
                 _commit,

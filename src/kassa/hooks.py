@@ -10,7 +10,6 @@ re-evaluates the candidates after each patch. A 4xx answer refuses the write
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +103,6 @@ async def run(
     meta: dict[str, Any],
     *,
     suppressed: str | None,
-    recompute: Callable[[dict[str, Any]], None],
 ) -> tuple[dict[str, Any], HookRun]:
     """Call the hooks for ``stored`` → ``proposal``; returns the final proposal and the record."""
     settings = state.settings
@@ -150,7 +148,6 @@ async def run(
             except InvalidPatch as exc:
                 failure = f"invalid patch: {exc}"
             else:
-                recompute(proposal)
                 outcome.calls.append({**record, "outcome": "patched"})
                 continue
         else:

@@ -243,7 +243,8 @@ def apply_hook_patch(
     patch: list[Any],
     enforce: bool,
 ) -> dict[str, Any]:
-    """``proposal`` with ``patch`` applied and re-checked; raises ``InvalidPatch``."""
+    """``proposal`` with ``patch`` applied, re-checked and its totals recomputed; raises
+    ``InvalidPatch``."""
     _check_operations(patch, proposal)
     try:
         patched = jsonpatch.JsonPatch(patch).apply(proposal, in_place=False)
@@ -265,4 +266,5 @@ def apply_hook_patch(
         raise InvalidPatch(f"invalid order after patch: {exc!r}") from exc
     meta.clear()
     meta.update(scratch_meta)
+    rules.compute_totals(checked, meta.get("computed", ()))
     return checked

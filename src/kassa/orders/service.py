@@ -323,18 +323,8 @@ async def _attempts(
         if stored is None:
             raise OrderNotFound(order_id)
         attempt = _propose(call, stored, apply)
-        meta = attempt.meta
-
-        def recompute(order: dict[str, Any], meta: dict[str, Any] = meta) -> None:
-            rules.compute_totals(order, meta.get("computed", ()))
-
         attempt.after, record = await hooks.run(
-            state,
-            attempt.before,
-            attempt.after,
-            meta,
-            suppressed=suppressed,
-            recompute=recompute,
+            state, attempt.before, attempt.after, attempt.meta, suppressed=suppressed
         )
         warnings = list(record.warnings)
         if _leaves_checkout(attempt.before, attempt.after):

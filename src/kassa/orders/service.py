@@ -166,9 +166,9 @@ async def create(call: Call, body: dict[str, Any], respond: Callable[[str], Outc
 class _CallsOut(Exception):
     """The write must call hooks or validation callbacks: it leaves the row-lock path."""
 
-    def __init__(self, stored: repo.StoredOrder) -> None:
+    def __init__(self, attempt: _Attempt) -> None:
         super().__init__("calls out")
-        self.stored = stored
+        self.attempt = attempt  # the proposal made under the lock: the first attempt's
 
 
 _VALIDATED = {OrderStatus.processing, OrderStatus.accepted, OrderStatus.completed}
@@ -279,7 +279,7 @@ async def modify(
         if (leaving and after.get("validations")) or hooks.candidates(
             before, after, suppressed, set()
         ):
-            raise _CallsOut(attempt.stored)
+            raise _CallsOut(attempt)
         if leaving:
             errors = rules.builtin_validation(after)
             if errors:
@@ -289,7 +289,7 @@ async def modify(
     try:
         outcome = await call.app.db.write(job)
     except _CallsOut as calls_out:
-        outcome = await _attempts(call, order_id, apply, respond, calls_out.stored, fired)
+        outcome = await _attempts(call, order_id, apply, respond, calls_out.attempt, fired)
     if outcome is None:  # the row lock makes this unreachable; keep the CAS honest
         raise RuntimeError("order row changed while locked")
     if fired:
@@ -305,24 +305,23 @@ async def _attempts(
     order_id: str,
     apply: Callable[[dict[str, Any], dict[str, Any], WriteContext], T],
     respond: Callable[[int, dict[str, Any], T], Outcome],
-    first: repo.StoredOrder,
+    first: _Attempt,
     fired: list[int],
 ) -> Outcome:
     from kassa import hooks, validation_calls
 
     state = call.app
     suppressed = call.request.headers.get("x-adapterid")
-    stored: repo.StoredOrder | None = first
+    principal = call.principal
+    attempt = first
     for number in range(MAX_ATTEMPTS):
         if number:
             stored = await state.db.read(
-                lambda conn: repo.get(
-                    conn, call.principal.merchant, call.principal.channel, order_id
-                )
+                lambda conn: repo.get(conn, principal.merchant, principal.channel, order_id)
             )
-        if stored is None:
-            raise OrderNotFound(order_id)
-        attempt = _propose(call, stored, apply)
+            if stored is None:
+                raise OrderNotFound(order_id)
+            attempt = _propose(call, stored, apply)
         attempt.after, record = await hooks.run(
             state, attempt.before, attempt.after, attempt.meta, suppressed=suppressed
         )

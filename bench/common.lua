@@ -50,6 +50,17 @@ function setup(thread)
    bench.threads[#bench.threads + 1] = thread
 end
 
+-- For a script's init(): seed this thread's random numbers and return a copy of wrk.headers
+-- that its request() may add to (e.g. an Idempotency-Key).
+function bench.thread_headers()
+   math.randomseed(os.time() * 1000 + (thread_number or 0))
+   local headers = {}
+   for name, value in pairs(wrk.headers) do
+      headers[name] = value
+   end
+   return headers
+end
+
 -- Sum of a numeric global over all wrk threads (0 where a thread never set it).
 function bench.thread_sum(name)
    local total = 0

@@ -25,10 +25,7 @@ local bodies = {
 wrk.headers["Content-Type"] = "application/json"
 
 function init(args)
-   math.randomseed(os.time() * 1000 + (thread_number or 0))
-   for name, value in pairs(wrk.headers) do
-      headers[name] = value
-   end
+   headers = bench.thread_headers()
 end
 
 function request()

@@ -17,7 +17,7 @@ import httpx
 from kassa.app import create_app
 from kassa.config import Settings
 from kassa.db.engine import Database
-from kassa.events.delivery import DeliveryLoop
+from kassa.delivery.loop import DeliveryLoop
 from kassa.state import AppState
 from tests.conftest import ORDERS, Tenant, client_for, create_order, make_tenant
 

@@ -20,10 +20,10 @@ from sqlalchemy import select, update
 from kassa import __version__
 from kassa.db.engine import Database
 from kassa.db.tables import events
-from kassa.events.delivery import DeliveryLoop
+from kassa.delivery.loop import DeliveryLoop
+from kassa.delivery.transport import PerDestinationTransport
 from kassa.state import AppState
 from kassa.timeutil import parse_stamp
-from kassa.transport import PerDestinationTransport
 from tests.conftest import ORDERS, create_order, get_order
 from tests.delivery_env import EVENTS, SECRET, Env, delivery_env, settings_for, until
 from tests.receiver import Receiver, verify_signature

@@ -7,7 +7,8 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kassa.events.schedule import (
+from kassa.delivery.outbound import CallResult
+from kassa.delivery.schedule import (
     MAX_DELAY_MS,
     Decision,
     backoff_ms,
@@ -17,7 +18,6 @@ from kassa.events.schedule import (
     retry_after_s,
     retry_delay_ms,
 )
-from kassa.outbound import CallResult
 
 MINUTE = 60_000
 DAY = 24 * 3600 * 1000

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from kassa.changes import ABSENT, changed, value_at
+from kassa.callbacks.changes import ABSENT, changed, value_at
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from kassa.events.outbox import firing

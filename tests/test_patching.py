@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kassa.hooks import candidates, rank
+from kassa.callbacks.hooks import candidates, rank
+from kassa.callbacks.patching import InvalidPatch, apply_hook_patch
 from kassa.orders import rules
-from kassa.patching import InvalidPatch, apply_hook_patch
 
 
 def order(**body: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -25,8 +25,8 @@ from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
+from kassa.delivery.loop import DeliveryLoop
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
-from kassa.events.delivery import DeliveryLoop
 from kassa.events.routes import router as events_router
 from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of

@@ -105,7 +105,7 @@ async def _worker(settings: Settings) -> int:
     import signal
 
     from kassa.db import migrate as migrations
-    from kassa.events.delivery import DeliveryLoop
+    from kassa.delivery.loop import DeliveryLoop
     from kassa.state import AppState
 
     log = logging.getLogger("kassa.worker")

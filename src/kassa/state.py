@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from kassa.config import Settings
 from kassa.db.engine import Database
-from kassa.outbound import AllowList, Outbound
+from kassa.delivery.outbound import AllowList, Outbound
 
 
 @dataclass

@@ -10,7 +10,8 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil, validation_calls
+from kassa import http, jsonutil
+from kassa.callbacks import validations as validation_calls
 from kassa.errors import InvalidRequest, field_error
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome

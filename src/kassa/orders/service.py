@@ -267,7 +267,9 @@ async def modify(
     validation callbacks must run, it runs the attempt loop instead: outbound calls with no
     transaction open, then a compare-and-set commit, at most four times.
     """
-    from kassa import hooks  # hooks check patches with the mutations, which import this module
+    from kassa.callbacks import (
+        hooks,  # hooks check patches with the mutations, which import this module
+    )
 
     fired: list[int] = []
     suppressed = call.request.headers.get("x-adapterid")
@@ -308,7 +310,8 @@ async def _attempts(
     first: _Attempt,
     fired: list[int],
 ) -> Outcome:
-    from kassa import hooks, validation_calls
+    from kassa.callbacks import hooks
+    from kassa.callbacks import validations as validation_calls
 
     state = call.app
     suppressed = call.request.headers.get("x-adapterid")

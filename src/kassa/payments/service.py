@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from kassa import callouts, ids, jsonutil, money
+from kassa import ids, jsonutil, money
+from kassa.callbacks import callouts
 from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
 from kassa.http import Call
 from kassa.idempotency import Outcome

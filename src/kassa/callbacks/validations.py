@@ -14,9 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from kassa import callouts, jsonutil
+from kassa import jsonutil
+from kassa.callbacks import callouts
+from kassa.delivery.outbound import CallResult
 from kassa.orders import rules
-from kassa.outbound import CallResult
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.validation")

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kassa.db.tables import event_attempts, events, leases
+from kassa.delivery.schedule import Classified, decide
 from kassa.events.repository import MANUAL_IN_FLIGHT
-from kassa.events.schedule import Classified, decide
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from kassa import __version__, ids
+from kassa.delivery.transport import PerDestinationTransport
 from kassa.metrics import OUTBOUND_CALLS, OUTBOUND_DURATION
-from kassa.transport import PerDestinationTransport
 
 Reason = Literal["http-error", "timeout", "network-error", "url-not-allowed", "too-large"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -13,11 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from kassa import callouts, jsonutil
-from kassa.changes import changed, segments
+from kassa import jsonutil
+from kassa.callbacks import callouts
+from kassa.callbacks.changes import changed, segments
+from kassa.callbacks.patching import InvalidPatch, apply_hook_patch
+from kassa.delivery.outbound import CallResult
 from kassa.errors import KassaError
-from kassa.outbound import CallResult
-from kassa.patching import InvalidPatch, apply_hook_patch
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.hooks")

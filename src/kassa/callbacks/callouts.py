@@ -3,15 +3,15 @@
 Each is a signed POST to a registered URL with its placeholders replaced, carrying the order's
 ``x-merchant``/``x-channel``, answered within the kind's timeout and read up to 1 MiB
 (semantics §5.5, §6.2, §8, §12). Notification deliveries differ (their own pool, fixed
-``webhook-id``, 64 KiB) and live in ``kassa.events.delivery``.
+``webhook-id``, 64 KiB) and live in ``kassa.delivery.loop``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kassa.outbound import CallResult
-from kassa.signing import secrets_for
+from kassa.delivery.outbound import CallResult
+from kassa.delivery.signing import secrets_for
 from kassa.state import AppState
 
 MAX_RESPONSE = 1024 * 1024

@@ -3,9 +3,9 @@
 
 One ``DeliveryLoop`` claims due events in batches (a short transaction that leases them to a
 claim token), POSTs them outside any transaction, concurrently across orders (through its own
-small connection pool per destination, ``kassa.transport``), and records the finished
+small connection pool per destination, ``kassa.delivery.transport``), and records the finished
 attempts in batched writes, each only while its lease is still held. Per-order FIFO and
-"at most one in flight per order" are properties of the claim query (``kassa.events.store``), so
+"at most one in flight per order" are properties of the claim query (``kassa.delivery.store``), so
 any number of loops on PostgreSQL cooperate through the database alone. On SQLite exactly one
 loop per database works: it holds the named lease ``delivery``; any other loop stays idle while
 that lease is alive.
@@ -29,15 +29,15 @@ import time
 from collections.abc import Callable
 
 from kassa import ids
-from kassa.events import store
-from kassa.events.schedule import Classified, classify
-from kassa.events.store import Claimed, Finished
+from kassa.delivery import store
+from kassa.delivery.outbound import AllowList, CallResult, Outbound
+from kassa.delivery.schedule import Classified, classify
+from kassa.delivery.signing import secrets_for
+from kassa.delivery.store import Claimed, Finished
+from kassa.delivery.transport import PerDestinationTransport
 from kassa.metrics import EVENT_DELIVERIES, EVENTS_PENDING
-from kassa.outbound import AllowList, CallResult, Outbound
-from kassa.signing import secrets_for
 from kassa.state import AppState
 from kassa.timeutil import fmt, now
-from kassa.transport import PerDestinationTransport
 
 log = logging.getLogger("kassa.delivery")
 
@@ -332,7 +332,7 @@ class DeliveryLoop:
         settings = self.state.settings
         url = event.invoke
         if "\\u0000" in url:  # stored escaped (see outbox): recover the URL as registered
-            from kassa.callouts import substitute
+            from kassa.callbacks.callouts import substitute
             from kassa.jsonutil import loads
 
             url = substitute(loads(event.payload)["notification"]["invoke"], event.order_id)

@@ -16,7 +16,7 @@ import jsonpatch
 import jsonpointer
 from pydantic import TypeAdapter, ValidationError
 
-from kassa.changes import segments
+from kassa.callbacks.changes import segments
 from kassa.errors import KassaError
 from kassa.orders import mutations, rules
 from kassa.orders.mutations import Apply

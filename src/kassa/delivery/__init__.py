@@ -1,0 +1,1 @@
+"""Outbound delivery: the HTTP client, its transport, signatures, the notification loop."""

@@ -7,7 +7,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kassa.delivery.outbound import CallResult
+from kassa.delivery.results import CallResult
 from kassa.delivery.schedule import (
     MAX_DELAY_MS,
     Decision,

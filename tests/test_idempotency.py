@@ -13,12 +13,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert, select, update
 
-from kassa import idempotency
+from kassa import idempotency, unit_of_work
 from kassa.auth import keys
 from kassa.db.engine import Database
 from kassa.db.tables import idempotency as idempotency_table
 from kassa.idempotency import ABSENT
-from kassa.orders import service
 from tests.conftest import ORDERS, Tenant, client_for, create_order, get_order, make_tenant
 from tests.http_asserts import assert_error
 
@@ -533,15 +532,15 @@ async def test_internal_error_releases_the_key(
     order_id = await create_order(client)
     key = _key()
     url = f"{ORDERS}/{order_id}/reference"
-    real_modify = service.modify
+    real_execute = unit_of_work.execute
 
     async def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("crash")
 
-    monkeypatch.setattr(service, "modify", boom)
+    monkeypatch.setattr(unit_of_work, "execute", boom)
     response = await client.put(url, json="r", headers={"Idempotency-Key": key})
     assert_error(response, 500, "internal-error")
-    monkeypatch.setattr(service, "modify", real_modify)
+    monkeypatch.setattr(unit_of_work, "execute", real_execute)
     retry = await client.put(url, json="r", headers={"Idempotency-Key": key})
     assert retry.status_code == 200, retry.text
     assert not _replayed(retry)

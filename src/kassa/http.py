@@ -7,6 +7,7 @@ pydantic errors to ``invalid-request`` / ``invalid-amount`` with JSON-Pointer pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from kassa.errors import (
     InvalidRequest,
     KassaError,
     PayloadTooLarge,
+    PreconditionFailed,
     UnsupportedMediaType,
     field_error,
 )
@@ -30,6 +32,7 @@ from kassa.metrics import IDEMPOTENT_REPLAYS
 from kassa.state import AppState
 
 MAX_BODY = 1024 * 1024
+_ETAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -201,3 +204,39 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(
         jsonutil.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str) -> list[str] | None:
+    """Entity tags of an ``If-Match`` header; ``None`` means ``*``."""
+    if value.strip() == "*":
+        return None
+    tags: list[str] = []
+    for part in value.split(","):
+        match = _ETAG.fullmatch(part)
+        if not match:
+            raise InvalidRequest(
+                "If-Match must be * or a list of entity tags.",
+                errors=[field_error("header:If-Match", "invalid entity tag list")],
+            )
+        tags.append(match.group(1))
+    return tags
+
+
+def check_if_match(call: Call, version: int) -> None:
+    """412 unless the request's ``If-Match`` (if any) names the order's current version."""
+    header = call.request.headers.get("if-match")
+    if header is None:
+        return
+    tags = parse_if_match(header)
+    if tags is not None and str(version) not in tags:
+        raise PreconditionFailed(version)
+
+
+def json_outcome(body: Any, version: int, status: int = 200) -> Outcome:
+    """A JSON answer carrying the order's ETag."""
+    headers = {"Content-Type": "application/json", "ETag": etag(version)}
+    return Outcome(status, jsonutil.dumps(body), headers)

@@ -16,8 +16,10 @@ from typing import Any
 from kassa import jsonutil
 from kassa.callbacks import callouts
 from kassa.callbacks.changes import changed, segments
+from kassa.callbacks.kinds import HOOK
+from kassa.callbacks.passed import Passed
 from kassa.callbacks.patching import InvalidPatch, apply_hook_patch
-from kassa.delivery.outbound import CallResult
+from kassa.delivery.results import CallResult
 from kassa.errors import KassaError
 from kassa.state import AppState
 
@@ -116,12 +118,7 @@ async def run(
         hook = pending[0]
         called.add(hook["id"])
         result = await callouts.call_for_order(
-            state,
-            "hook",
-            hook["invoke"],
-            proposal,
-            jsonutil.dumps(proposal),
-            timeout_s=settings.hook_timeout,
+            state, HOOK, hook["invoke"], proposal, jsonutil.dumps(proposal)
         )
         adapter_id = hook.get("adapterId")
         record = {"hookId": hook["id"], "adapterId": adapter_id}
@@ -166,3 +163,29 @@ async def run(
             )
         outcome.calls.append({**record, "outcome": "failed"})
         outcome.warnings.append(f"hook-failed:{hook['id']}")
+
+
+class HookStage:
+    """Hooks as a stage of the write pipeline (``kassa.callbacks.engine``)."""
+
+    def calls_out(
+        self, stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None
+    ) -> bool:
+        return bool(candidates(stored, proposal, suppressed, set()))
+
+    def check(self, stored: dict[str, Any], proposal: dict[str, Any]) -> None:
+        """Nothing to check when no hook is called."""
+
+    async def run(
+        self,
+        state: AppState,
+        stored: dict[str, Any],
+        passed: Passed,
+        meta: dict[str, Any],
+        suppressed: str | None,
+    ) -> None:
+        passed.proposal, record = await run(
+            state, stored, passed.proposal, meta, suppressed=suppressed
+        )
+        passed.hook_calls.extend(record.calls)
+        passed.warnings.extend(record.warnings)

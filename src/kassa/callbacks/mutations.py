@@ -7,9 +7,8 @@ from typing import Any
 from kassa import ids
 from kassa.errors import LimitExceeded, NotFound, field_error
 from kassa.orders import rules
-from kassa.orders.mutations import Apply
+from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
-from kassa.orders.service import WriteContext
 
 # the list each kind lives in, and the code of its 404
 KINDS = {
@@ -33,8 +32,10 @@ def _index(order: dict[str, Any], kind: str, callback_id: str) -> int:
     raise CallbackNotFound(kind, callback_id)
 
 
-def add(kind: str, entry: dict[str, Any], created: list[str]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def add(kind: str, entry: dict[str, Any]) -> Apply[str]:
+    """Register a callback; the result is its new id."""
+
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         if len(order[kind]) >= rules.MAX_CALLBACKS:
             raise LimitExceeded(
@@ -43,13 +44,13 @@ def add(kind: str, entry: dict[str, Any], created: list[str]) -> Apply:
             )
         callback_id = ids.callback_id()
         order[kind].append({"id": callback_id, **entry})
-        created.append(callback_id)
+        return callback_id
 
     return apply
 
 
-def replace(kind: str, callback_id: str, entry: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def replace(kind: str, callback_id: str, entry: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         index = _index(order, kind, callback_id)
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         order[kind][index] = {"id": callback_id, **entry}
@@ -57,8 +58,8 @@ def replace(kind: str, callback_id: str, entry: dict[str, Any]) -> Apply:
     return apply
 
 
-def remove(kind: str, callback_id: str) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def remove(kind: str, callback_id: str) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         index = _index(order, kind, callback_id)
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         del order[kind][index]

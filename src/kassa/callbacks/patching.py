@@ -19,10 +19,9 @@ from pydantic import TypeAdapter, ValidationError
 from kassa.callbacks.changes import segments
 from kassa.errors import KassaError
 from kassa.orders import mutations, rules
-from kassa.orders.mutations import Apply
+from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 from kassa.orders.schemas import Cart, Consent, Customer
-from kassa.orders.service import WriteContext
 from kassa.payments import mutations as payment_mutations
 from kassa.payments.schemas import PaymentIn
 from kassa.schemas_common import Attributes, OrderStatus, Text, WireModel
@@ -133,7 +132,7 @@ def _recheck(
     enforce: bool,
 ) -> dict[str, Any]:
     """Validate and canonicalise every part the patch changed; returns the checked proposal."""
-    ctx = WriteContext(now=before.get("lastModified", ""), call=None)  # type: ignore[arg-type]
+    ctx = Context(now=before.get("lastModified", ""), payment_state_enforcement=enforce)
     status = _state_of(stored)
     result = copy.deepcopy(after)
     keys = set(before) | set(after)
@@ -166,15 +165,9 @@ def _recheck(
         elif key == "cart":
             result["cart"] = _cart(stored, before, after, meta, ctx)
         elif key == "payments":
+            put_payment = payment_mutations.put_payment
             result["payments"] = _elements(
-                "payments",
-                PaymentIn,
-                lambda pid, body: payment_mutations.put_payment(pid, body, enforce),
-                stored,
-                before,
-                result,
-                meta,
-                ctx,
+                "payments", PaymentIn, put_payment, stored, before, result, meta, ctx
             )
         elif key == "shippings":
             put = shipping_mutations.put_shipping
@@ -192,7 +185,7 @@ def _cart(
     before: dict[str, Any],
     after: dict[str, Any],
     meta: dict[str, Any],
-    ctx: WriteContext,
+    ctx: Context,
 ) -> Any:
     if "cart" not in after:
         raise InvalidPatch("the cart may not be removed")
@@ -215,12 +208,12 @@ def _cart(
 def _elements(
     kind: str,
     model: type[WireModel],
-    put: Callable[[str, dict[str, Any]], Apply],
+    put: Callable[[str, dict[str, Any]], Apply[None]],
     stored: dict[str, Any],
     before: dict[str, Any],
     after: dict[str, Any],
     meta: dict[str, Any],
-    ctx: WriteContext,
+    ctx: Context,
 ) -> Any:
     """Payments or shippings changed by a patch, each re-done as its PUT route would."""
     stored_by_id = _by_id(stored.get(kind))

@@ -8,16 +8,16 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil
+from kassa import http, jsonutil, unit_of_work
 from kassa.callbacks import mutations
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
-from kassa.orders import service
-from kassa.orders.mutations import Apply
+from kassa.orders.model import Apply
 from kassa.orders.routes import write_empty
 from kassa.orders.schemas import Hook, Notification, Validation
 from kassa.schemas_common import WireModel
+from kassa.unit_of_work import Change
 
 router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}", tags=["Checkout"])
 JSON = {"Content-Type": "application/json"}
@@ -36,13 +36,12 @@ def _create(path: str, kind: str, model: type[WireModel], operation: str, schema
 
         async def handler(call: Call) -> Outcome:
             entry = validate(model, call.body).wire()
-            created: list[str] = []
 
-            def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-                return Outcome(200, jsonutil.dumps({"id": created[-1]}), dict(JSON))
+            def respond(version: int, order: dict[str, Any], callback_id: str) -> Outcome:
+                return Outcome(200, jsonutil.dumps({"id": callback_id}), dict(JSON))
 
-            apply = mutations.add(kind, entry, created)
-            return await service.modify(call, order_id, apply, respond)
+            change = Change(order_id, mutations.add(kind, entry), respond)
+            return await unit_of_work.execute(call, change)
 
         return await http.run(call, handler)
 
@@ -89,7 +88,7 @@ _delete("validations", "validation_id", "RemoveCheckoutOrderValidation")
     responses=responses_doc(200, None),
 )
 async def put_validation(order_id: str, validation_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         entry = validate(Validation, call.body).wire()
         return mutations.replace("validations", validation_id, entry)
 

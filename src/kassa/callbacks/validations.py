@@ -16,7 +16,10 @@ from typing import Any
 
 from kassa import jsonutil
 from kassa.callbacks import callouts
-from kassa.delivery.outbound import CallResult
+from kassa.callbacks.kinds import VALIDATION
+from kassa.callbacks.passed import Passed
+from kassa.delivery.results import CallResult
+from kassa.errors import ValidationFailed
 from kassa.orders import rules
 from kassa.state import AppState
 
@@ -88,9 +91,7 @@ async def _call(
     adapter_id = validation.get("adapterId")
     url = str(validation.get("invoke") or validation.get("url") or "")
     try:
-        result = await callouts.call_for_order(
-            state, "validation", url, order, body, timeout_s=settings.validation_timeout
-        )
+        result = await callouts.call_for_order(state, VALIDATION, url, order, body)
     except Exception as exc:  # a call that cannot even be made is an unavailable callback
         log.exception(
             "validation call could not be made", extra={"validation_id": validation["id"]}
@@ -134,3 +135,42 @@ async def validate(state: AppState, order: dict[str, Any]) -> ValidationResult:
         if outcome.warning is not None:
             result.warnings.append(outcome.warning)
     return result
+
+
+def _refused(before: dict[str, Any], after: dict[str, Any], errors: Any) -> ValidationFailed:
+    return ValidationFailed(
+        f"The order cannot move from {rules.status_of(before).value} to "
+        f"{rules.status_of(after).value}: " + ", ".join(e["code"] for e in errors),
+        errors=errors,
+    )
+
+
+class ValidationStage:
+    """Validation on leaving ``checkout`` as a stage of the write pipeline (semantics §4.1, §6):
+    the built-in checks alone when the order has no callbacks, else all of them, after hooks."""
+
+    def calls_out(
+        self, stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None
+    ) -> bool:
+        return rules.leaves_checkout(stored, proposal) and bool(proposal.get("validations"))
+
+    def check(self, stored: dict[str, Any], proposal: dict[str, Any]) -> None:
+        if rules.leaves_checkout(stored, proposal):
+            errors = rules.builtin_validation(proposal)
+            if errors:
+                raise _refused(stored, proposal, errors)
+
+    async def run(
+        self,
+        state: AppState,
+        stored: dict[str, Any],
+        passed: Passed,
+        meta: dict[str, Any],
+        suppressed: str | None,
+    ) -> None:
+        if not rules.leaves_checkout(stored, passed.proposal):
+            return
+        checked = await validate(state, passed.proposal)
+        passed.warnings.extend(checked.warnings)
+        if checked.errors:
+            raise _refused(stored, passed.proposal, checked.errors)

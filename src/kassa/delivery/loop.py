@@ -29,12 +29,15 @@ import time
 from collections.abc import Callable
 
 from kassa import ids
+from kassa.callbacks.kinds import NOTIFICATION, substitute
 from kassa.delivery import store
-from kassa.delivery.outbound import AllowList, CallResult, Outbound
+from kassa.delivery.outbound import AllowList, Outbound
+from kassa.delivery.results import CallResult
 from kassa.delivery.schedule import Classified, classify
 from kassa.delivery.signing import secrets_for
 from kassa.delivery.store import Claimed, Finished
 from kassa.delivery.transport import PerDestinationTransport
+from kassa.jsonutil import loads
 from kassa.metrics import EVENT_DELIVERIES, EVENTS_PENDING
 from kassa.state import AppState
 from kassa.timeutil import fmt, now
@@ -42,7 +45,6 @@ from kassa.timeutil import fmt, now
 log = logging.getLogger("kassa.delivery")
 
 LOOP_LEASE = "delivery"
-MAX_RESPONSE_BYTES = 64 * 1024
 LINGER_S = 0.01  # how long finished attempts may wait to share one recording transaction
 GAUGE_INTERVAL_S = 5.0
 PURGE_INTERVAL_S = 600.0
@@ -332,19 +334,16 @@ class DeliveryLoop:
         settings = self.state.settings
         url = event.invoke
         if "\\u0000" in url:  # stored escaped (see outbox): recover the URL as registered
-            from kassa.callbacks.callouts import substitute
-            from kassa.jsonutil import loads
-
             url = substitute(loads(event.payload)["notification"]["invoke"], event.order_id)
         if "\x00" in url:
             return CallResult(None, b"", "url-not-allowed: invalid URL", "url-not-allowed", 0)
         return await self._client().post(
             url,
             event.payload.encode(),
-            kind="notification",
+            kind=NOTIFICATION.name,
             headers={"x-merchant": event.merchant, "x-channel": event.channel},
             secrets=await secrets_for(self.state, event.merchant),
             timeout_s=settings.delivery_timeout,
-            max_bytes=MAX_RESPONSE_BYTES,
+            max_bytes=NOTIFICATION.max_response,
             message_id=event.id,
         )

@@ -17,16 +17,15 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from kassa import __version__, ids
+from kassa.delivery.results import CallResult
 from kassa.delivery.transport import PerDestinationTransport
 from kassa.metrics import OUTBOUND_CALLS, OUTBOUND_DURATION
 
-Reason = Literal["http-error", "timeout", "network-error", "url-not-allowed", "too-large"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -216,20 +215,6 @@ def sign(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -
 
 
 # The call -------------------------------------------------------------------------------------
-
-
-@dataclass
-class CallResult:
-    status: int | None
-    body: bytes
-    error: str | None
-    reason: Reason | None
-    duration_ms: int
-    headers: httpx.Headers | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None and self.status is not None and 200 <= self.status < 300
 
 
 class Outbound:

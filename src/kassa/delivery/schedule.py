@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kassa.delivery.outbound import CallResult
+from kassa.delivery.results import CallResult
 
 AttemptOutcome = Literal["success", "http-error", "timeout", "network-error", "url-not-allowed"]
 Verdict = Literal["succeeded", "retry", "failed"]

@@ -19,8 +19,8 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.engine import Connection
 
 from kassa import ids, jsonutil
-from kassa.callbacks.callouts import substitute
 from kassa.callbacks.changes import ABSENT, changed, value_at
+from kassa.callbacks.kinds import substitute
 from kassa.db.tables import events
 from kassa.orders.repository import index_key
 

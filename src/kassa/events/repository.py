@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import jsonutil
-from kassa.callbacks.callouts import substitute
+from kassa.callbacks.kinds import substitute
 from kassa.db.tables import KEY, event_attempts, events
 from kassa.orders.repository import index_key
 from kassa.timeutil import fmt

@@ -3,16 +3,14 @@ every answer is limited to the key's channels, and ``x-channel`` is ignored (api
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.engine import Connection
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, idempotency, jsonutil
+from kassa import http, jsonutil, unit_of_work
 from kassa import queryparams as qp
 from kassa.errors import EventNotFound
 from kassa.events import repository
@@ -20,6 +18,7 @@ from kassa.events.repository import EventFilter
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.openapi import responses_doc
+from kassa.unit_of_work import RetryEvent
 
 router = APIRouter(prefix="/api/v1/events", tags=["Events"])
 
@@ -128,20 +127,9 @@ async def retry_event(event_id: str, request: Request) -> Response:
     call = await http.start(request, "RetryEvent", write=True, channel_required=False)
 
     async def handler(call: Call) -> Outcome:
-        merchant, channels = call.principal.merchant, call.principal.key_channels
-        now_ms = int(time.time() * 1000)
-        retention = call.app.settings.idempotency_retention
+        def respond(event: dict[str, Any]) -> Outcome:
+            return Outcome(202, jsonutil.dumps(event), dict(JSON))
 
-        def job(conn: Connection) -> Outcome:
-            event = repository.schedule_manual(conn, event_id, merchant, channels, now_ms)
-            if event is None:
-                raise EventNotFound(event_id)
-            outcome = Outcome(202, jsonutil.dumps(event), dict(JSON))
-            idempotency.complete(conn, call.claim, outcome, retention)
-            return outcome
-
-        outcome = await call.app.db.write(job)
-        call.app.delivery_wake.set()
-        return outcome
+        return await unit_of_work.execute(call, RetryEvent(event_id, respond))
 
     return await http.run(call, handler)

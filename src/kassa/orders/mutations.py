@@ -1,13 +1,12 @@
 """Pure mutations of an order document, one per write operation.
 
-Each builder takes the validated request and returns ``apply(order, meta, ctx)`` for
-``service.modify``: it checks editability against the stored state and changes ``order`` in place.
-No I/O happens here.
+Each builder takes the validated request and returns ``apply(order, meta, ctx)`` (see
+``kassa.orders.model``) for the unit of work: it checks editability against the stored state and
+changes ``order`` in place. No I/O happens here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kassa.errors import (
@@ -18,31 +17,29 @@ from kassa.errors import (
     field_error,
 )
 from kassa.orders import rules
+from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area, Move
-from kassa.orders.service import WriteContext
 from kassa.schemas_common import OrderStatus
 
-Apply = Callable[[dict[str, Any], dict[str, Any], WriteContext], Any]
 
-
-def patch_attributes(body: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def patch_attributes(body: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         order["attributes"] = {**(order.get("attributes") or {}), **body}
 
     return apply
 
 
-def put_reference(reference: str) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def put_reference(reference: str) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         order["reference"] = reference
 
     return apply
 
 
-def put_cart(cart: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def put_cart(cart: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         rules.check_editable(Area.CART, rules.status_of(order))
         new_cart = {**cart, "items": cart.get("items") or []}
         rules.assign_item_ids(new_cart, body_path="")
@@ -52,8 +49,8 @@ def put_cart(cart: dict[str, Any]) -> Apply:
     return apply
 
 
-def put_address(kind: str, address: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def put_address(kind: str, address: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         rules.check_editable(Area.CUSTOMER, rules.status_of(order))
         customer = order.get("customer") or {}
         customer[kind] = address
@@ -69,8 +66,8 @@ def _consent_index(order: dict[str, Any], consent_id: str) -> int:
     raise ConsentNotFound(consent_id)
 
 
-def add_consent(consent: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def add_consent(consent: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         if any(c["id"] == consent["id"] for c in order["consents"]):
             raise ConsentAlreadyExists(consent["id"])
@@ -84,7 +81,7 @@ def add_consent(consent: dict[str, Any]) -> Apply:
     return apply
 
 
-def patch_consents(checks: list[dict[str, Any]]) -> Apply:
+def patch_consents(checks: list[dict[str, Any]]) -> Apply[None]:
     seen: set[str] = set()
     for index, check in enumerate(checks):
         if check["id"] in seen:
@@ -94,7 +91,7 @@ def patch_consents(checks: list[dict[str, Any]]) -> Apply:
             )
         seen.add(check["id"])
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         positions = [_consent_index(order, check["id"]) for check in checks]
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         for position, check in zip(positions, checks, strict=True):
@@ -103,8 +100,8 @@ def patch_consents(checks: list[dict[str, Any]]) -> Apply:
     return apply
 
 
-def patch_consent(consent_id: str, checked: bool) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def patch_consent(consent_id: str, checked: bool) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         position = _consent_index(order, consent_id)
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         order["consents"][position]["checked"] = checked
@@ -112,8 +109,8 @@ def patch_consent(consent_id: str, checked: bool) -> Apply:
     return apply
 
 
-def delete_consent(consent_id: str) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def delete_consent(consent_id: str) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         position = _consent_index(order, consent_id)
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         del order["consents"][position]
@@ -121,8 +118,8 @@ def delete_consent(consent_id: str) -> Apply:
     return apply
 
 
-def put_state(requested: OrderStatus) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def put_state(requested: OrderStatus) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         current = rules.status_of(order)
         move = rules.check_order_move(current, requested)
         if move is Move.SAME:

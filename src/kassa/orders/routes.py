@@ -10,14 +10,14 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil
+from kassa import http, ids, jsonutil, timeutil, unit_of_work
 from kassa.callbacks import validations as validation_calls
 from kassa.errors import InvalidRequest, field_error
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
-from kassa.orders import mutations, service
-from kassa.orders.mutations import Apply
+from kassa.orders import mutations, rules, service
+from kassa.orders.model import Apply
 from kassa.orders.query import parse_filter
 from kassa.orders.schemas import (
     Address,
@@ -29,6 +29,7 @@ from kassa.orders.schemas import (
     StateChange,
 )
 from kassa.schemas_common import Attributes, OrderStatus, Text
+from kassa.unit_of_work import Change, NewOrder, Record, Remove
 
 router = APIRouter(prefix="/api/v0/checkout/orders", tags=["Checkout"])
 
@@ -38,7 +39,7 @@ _attributes = TypeAdapter(Attributes)
 _reference = TypeAdapter(Text)
 
 
-def _empty_ok(version: int, order: dict[str, Any], result: Any) -> Outcome:
+def _empty_ok(version: int, order: dict[str, Any], result: object) -> Outcome:
     return Outcome(200)
 
 
@@ -49,16 +50,17 @@ async def read_part(
     call = await http.start_read(request, operation)
     stored = await service.read(call, order_id)
     part = pick(jsonutil.loads(stored.doc))
-    return http.json_response(part, headers={"ETag": service.etag(stored.version)})
+    return http.json_response(part, headers={"ETag": http.etag(stored.version)})
 
 
-async def write_empty(request: Request, operation: str, order_id: str, build: Any) -> Response:
+async def write_empty(
+    request: Request, operation: str, order_id: str, build: Callable[[Call], Apply[Any]]
+) -> Response:
     """A write that answers 200 with an empty body; ``build(call)`` returns the mutation."""
     call = await http.start(request, operation, body=True, write=True)
 
     async def handler(call: Call) -> Outcome:
-        apply: Apply = build(call)
-        return await service.modify(call, order_id, apply, _empty_ok)
+        return await unit_of_work.execute(call, Change(order_id, build(call), _empty_ok))
 
     return await http.run(call, handler)
 
@@ -88,7 +90,18 @@ async def create_order(request: Request) -> Response:
                 },
             )
 
-        return await service.create(call, body, respond)
+        principal = call.principal
+        order, computed = rules.new_order(
+            body,
+            order_id=ids.order_id(),
+            merchant=principal.merchant,
+            channel=principal.channel,
+            created=timeutil.fmt(timeutil.now()),
+            channel_notifications=call.app.settings.channel_notifications.get(
+                (principal.merchant, principal.channel), ()
+            ),
+        )
+        return await unit_of_work.execute(call, NewOrder(order, computed, respond))
 
     return await http.run(call, handler)
 
@@ -124,7 +137,7 @@ async def get_order(order_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetCheckoutOrder")
     stored = await service.read(call, order_id)
     return Response(
-        stored.doc, media_type="application/json", headers={"ETag": service.etag(stored.version)}
+        stored.doc, media_type="application/json", headers={"ETag": http.etag(stored.version)}
     )
 
 
@@ -138,7 +151,7 @@ async def delete_order(order_id: str, request: Request) -> Response:
     call = await http.start(request, "DeleteCheckoutOrder", write=True)
 
     async def handler(call: Call) -> Outcome:
-        return await service.delete(call, order_id, Outcome(204))
+        return await unit_of_work.execute(call, Remove(order_id, Outcome(204)))
 
     return await http.run(call, handler)
 
@@ -150,7 +163,7 @@ async def delete_order(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def patch_attributes(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         if not isinstance(call.body, dict):
             raise InvalidRequest(
                 "The body must be a JSON object.", errors=[field_error("", "expected an object")]
@@ -167,7 +180,7 @@ async def patch_attributes(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def put_cart(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         return mutations.put_cart(validate(Cart, call.body).wire())
 
     return await write_empty(request, "UpdateCheckoutOrderCart", order_id, build)
@@ -180,7 +193,7 @@ async def put_cart(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def create_consent(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         return mutations.add_consent(validate(Consent, call.body).wire())
 
     return await write_empty(request, "CreateCheckoutOrderConsent", order_id, build)
@@ -193,7 +206,7 @@ async def create_consent(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def patch_consents(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         checks = validate_as(_consent_checks, call.body)
         return mutations.patch_consents([c.wire() for c in checks])
 
@@ -221,7 +234,7 @@ async def delete_consent(order_id: str, consent_id: str, request: Request) -> Re
     responses=responses_doc(200, None),
 )
 async def patch_consent(order_id: str, consent_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         return mutations.patch_consent(consent_id, validate(ConsentChecked, call.body).checked)
 
     return await write_empty(request, "PatchCheckoutOrderConsent", order_id, build)
@@ -236,7 +249,7 @@ def _address_route(kind: str, operation: str) -> None:
         name=operation,
     )
     async def put_address(order_id: str, request: Request) -> Response:
-        def build(call: Call) -> Apply:
+        def build(call: Call) -> Apply[None]:
             return mutations.put_address(kind, validate(Address, call.body).wire())
 
         return await write_empty(request, operation, order_id, build)
@@ -253,7 +266,7 @@ _address_route("shipping", "UpdateCheckoutOrderCustomerShipping")
     responses=responses_doc(200, None),
 )
 async def put_reference(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         if not isinstance(call.body, str):
             raise InvalidRequest(
                 "The body must be a JSON string.", errors=[field_error("", "expected a string")]
@@ -270,7 +283,7 @@ async def put_reference(order_id: str, request: Request) -> Response:
     responses=responses_doc(200, None),
 )
 async def put_state(order_id: str, request: Request) -> Response:
-    def build(call: Call) -> Apply:
+    def build(call: Call) -> Apply[None]:
         status = OrderStatus(validate(StateChange, call.body).current_status)
         return mutations.put_state(status)
 
@@ -293,9 +306,7 @@ async def validate_order(order_id: str, request: Request) -> Response:
         if checked.errors:
             # 400 with a bare ValidationError array: not recorded, like every non-2xx
             raise _ValidationResult(body, headers)
-        outcome = Outcome(200, body, headers)
-        await service.record_outcome(call, outcome)
-        return outcome
+        return await unit_of_work.execute(call, Record(Outcome(200, body, headers)))
 
     try:
         return await http.run(call, handler)

@@ -91,6 +91,14 @@ def status_of(order: dict[str, Any]) -> OrderStatus:
     return OrderStatus(order["state"]["currentStatus"])
 
 
+_VALIDATED = {S.processing, S.accepted, S.completed}
+
+
+def leaves_checkout(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether ``before`` → ``after`` moves the order out of checkout (validated, §4.1)."""
+    return status_of(before) is S.checkout and status_of(after) in _VALIDATED
+
+
 # Cart item ids (semantics §3.6) ---------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Pure mutations for payments and actions, for ``orders.service.modify``."""
+"""Pure mutations for payments and actions (see ``kassa.orders.model``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from kassa import ids
 from kassa.errors import LimitExceeded, NotFound, field_error
 from kassa.orders import rules as order_rules
-from kassa.orders.mutations import Apply
+from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
-from kassa.orders.service import WriteContext
 from kassa.payments import rules
 from kassa.schemas_common import PaymentState, PaymentType
 
@@ -100,10 +99,10 @@ def _value_rules(order: dict[str, Any], payment: dict[str, Any], meta: dict[str,
     rules.check_payment_amounts(payment, rules.captured_of(meta, payment["id"]))
 
 
-def add_payment(body: dict[str, Any], created: list[str]) -> Apply:
-    """POST payments; the new id is appended to ``created`` for the response."""
+def add_payment(body: dict[str, Any]) -> Apply[str]:
+    """POST payments; the result is the new payment's id."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
         order_rules.check_editable(Area.CART, order_rules.status_of(order))
         payment: dict[str, Any] = {
             **{k: v for k, v in body.items() if k != "actions"},
@@ -124,20 +123,20 @@ def add_payment(body: dict[str, Any], created: list[str]) -> Apply:
                 errors=[field_error("/payments", f"more than {rules.MAX_PAYMENTS} payments")],
             )
         order["payments"].append(_ordered(payment))
-        created.append(payment["id"])
+        return str(payment["id"])
 
     return apply
 
 
-def put_payment(payment_id: str, body: dict[str, Any], enforce: bool) -> Apply:
+def put_payment(payment_id: str, body: dict[str, Any]) -> Apply[None]:
     """PUT payment: full replacement of the data fields (semantics §3.7)."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         index = payment_index(order, payment_id)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         current = order["payments"][index]
         state = body.get("state", current["state"])
-        rules.check_payment_move(current["state"], state, enforce=enforce)
+        rules.check_payment_move(current["state"], state, enforce=ctx.payment_state_enforcement)
         payment: dict[str, Any] = {
             **{k: v for k, v in body.items() if k not in {"actions", "state"}},
             "id": payment_id,
@@ -159,8 +158,10 @@ def put_payment(payment_id: str, body: dict[str, Any], enforce: bool) -> Apply:
     return apply
 
 
-def add_actions(payment_id: str, actions: list[dict[str, Any]], created: list[Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def add_actions(payment_id: str, actions: list[dict[str, Any]]) -> Apply[list[dict[str, Any]]]:
+    """POST actions; the result is the new actions with their ids."""
+
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
         index = payment_index(order, payment_id)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         payment = order["payments"][index]
@@ -168,6 +169,6 @@ def add_actions(payment_id: str, actions: list[dict[str, Any]], created: list[An
         combined = (payment.get("actions") or []) + new
         _check_action_count(combined, "/")
         payment["actions"] = combined
-        created[:] = new  # an attempt may run again (hooks): keep only the last
+        return new
 
     return apply

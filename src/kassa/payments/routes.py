@@ -9,15 +9,15 @@ from pydantic import Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil
+from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
-from kassa.orders import service
 from kassa.orders.routes import read_part
 from kassa.payments import mutations
 from kassa.payments import service as payments
 from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
+from kassa.unit_of_work import Change
 
 router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}/payments", tags=["Checkout Payment"])
 
@@ -47,11 +47,9 @@ async def create_payment(order_id: str, request: Request) -> Response:
     async def handler(call: Call) -> Outcome:
         data = {} if call.body is ABSENT else call.body
         body = validate(PaymentIn, data).wire()
-        created: list[str] = []
         prefix = call.app.settings.path_prefix
 
-        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            payment_id = created[-1]
+        def respond(version: int, order: dict[str, Any], payment_id: str) -> Outcome:
             return Outcome(
                 201,
                 jsonutil.dumps({"id": payment_id}),
@@ -61,7 +59,8 @@ async def create_payment(order_id: str, request: Request) -> Response:
                 },
             )
 
-        return await service.modify(call, order_id, mutations.add_payment(body, created), respond)
+        change = Change(order_id, mutations.add_payment(body), respond)
+        return await unit_of_work.execute(call, change)
 
     return await http.run(call, handler)
 
@@ -88,13 +87,12 @@ async def put_payment(order_id: str, payment_id: str, request: Request) -> Respo
 
     async def handler(call: Call) -> Outcome:
         body = validate(PaymentIn, call.body).wire()
-        enforce = call.app.settings.payment_state_enforcement
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            return service.json_outcome(mutations.find_payment(order, payment_id), version)
+            return http.json_outcome(mutations.find_payment(order, payment_id), version)
 
-        apply = mutations.put_payment(payment_id, body, enforce)
-        return await service.modify(call, order_id, apply, respond)
+        change = Change(order_id, mutations.put_payment(payment_id, body), respond)
+        return await unit_of_work.execute(call, change)
 
     return await http.run(call, handler)
 
@@ -110,13 +108,12 @@ async def add_actions(order_id: str, payment_id: str, request: Request) -> Respo
 
     async def handler(call: Call) -> Outcome:
         actions = [a.wire() for a in validate_as(_actions, call.body)]
-        created: list[Any] = []
 
-        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            return service.json_outcome(created, version)
+        def respond(version: int, order: dict[str, Any], created: list[dict[str, Any]]) -> Outcome:
+            return http.json_outcome(created, version)
 
-        apply = mutations.add_actions(payment_id, actions, created)
-        return await service.modify(call, order_id, apply, respond)
+        change = Change(order_id, mutations.add_actions(payment_id, actions), respond)
+        return await unit_of_work.execute(call, change)
 
     return await http.run(call, handler)
 

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Connection
 
-from kassa import ids, jsonutil, money
+from kassa import http, ids, jsonutil, money, unit_of_work
 from kassa.callbacks import callouts
+from kassa.callbacks.kinds import ACTION
 from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.orders import rules as order_rules
 from kassa.orders import service
+from kassa.orders.model import Context
 from kassa.orders.rules import Area
-from kassa.orders.service import WriteContext
 from kassa.payments import ledger, rules
 from kassa.payments.mutations import find_action, find_payment
 from kassa.schemas_common import PaymentEvent
+from kassa.unit_of_work import Append, LedgerRow
 
 
 class ActionFailed(KassaError):
@@ -68,14 +70,15 @@ def _fill_action_id(payment: dict[str, Any], snapshot: dict[str, Any] | None) ->
                 snapshot[key] = snapshot.pop(key)
 
 
-def _record(payment_id: str, body: dict[str, Any], *, check_ledger: bool) -> Any:
-    """The ``prepare`` step of ``service.append`` for one transaction."""
+def _record(
+    payment_id: str, body: dict[str, Any], *, check_ledger: bool
+) -> Callable[[dict[str, Any], dict[str, Any], Context], tuple[dict[str, Any], LedgerRow]]:
+    """The pure ``prepare`` of an ``Append`` recording one transaction."""
 
     def prepare(
-        order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext, version: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        order: dict[str, Any], meta: dict[str, Any], ctx: Context
+    ) -> tuple[dict[str, Any], LedgerRow]:
         payment = find_payment(order, payment_id)
-        service.check_if_match(ctx.call, version)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         _check_count(meta, payment_id)
         amount = body.get("amount")
@@ -108,26 +111,24 @@ def _record(payment_id: str, body: dict[str, Any], *, check_ledger: bool) -> Any
         }
         if "amount" in doc:
             details["amount"] = doc["amount"]
-        payload = {
-            "doc": doc,
-            "order_id": order["id"],
-            "payment_id": payment_id,
-            "seq": entry["count"],
-        }
-        return details, payload
+        return details, LedgerRow(order["id"], payment_id, entry["count"], doc)
 
     return prepare
 
 
-def _write(conn: Connection, payload: dict[str, Any]) -> None:
-    doc = payload["doc"]
-    ledger.insert_transaction(
-        conn,
-        transaction_id=doc["id"],
-        order_id=payload["order_id"],
-        payment_id=payload["payment_id"],
-        seq=payload["seq"],
-        doc=jsonutil.dumps(doc).decode(),
+def _respond(version: int, row: LedgerRow) -> Outcome:
+    return Outcome(200, jsonutil.dumps(row.doc), {"Content-Type": "application/json"})
+
+
+def _append(
+    order_id: str, payment_id: str, body: dict[str, Any], *, check_ledger: bool, record: bool = True
+) -> Append:
+    return Append(
+        order_id,
+        locate=lambda order: find_payment(order, payment_id),
+        prepare=_record(payment_id, body, check_ledger=check_ledger),
+        respond=_respond,
+        record=record,
     )
 
 
@@ -141,12 +142,7 @@ async def add_transaction(
             "amount is required for a successful capture or refund.",
             errors=[field_error("/amount", "Field required")],
         )
-    prepare = _record(payment_id, body, check_ledger=True)
-
-    def respond(version: int, payload: dict[str, Any]) -> Outcome:
-        return Outcome(200, jsonutil.dumps(payload["doc"]), {"Content-Type": "application/json"})
-
-    return await service.append(call, order_id, prepare, _write, respond)
+    return await unit_of_work.execute(call, _append(order_id, payment_id, body, check_ledger=True))
 
 
 async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes:
@@ -162,19 +158,13 @@ async def execute_action(call: Call, order_id: str, payment_id: str, action_id: 
     order = jsonutil.loads(stored.doc)
     payment = find_payment(order, payment_id)
     action = find_action(payment, action_id)
-    service.check_if_match(call, stored.version)
+    http.check_if_match(call, stored.version)
     order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
     _check_count(orjson.loads(stored.meta), payment_id)
 
     state = call.app
     result = await callouts.call_for_order(
-        state,
-        "action",
-        action["url"],
-        order,
-        b"",
-        timeout_s=state.settings.action_timeout,
-        payment_id=payment_id,
+        state, ACTION, action["url"], order, b"", payment_id=payment_id
     )
     body: dict[str, Any] = {
         "event": PaymentEvent.payment_action.value,
@@ -191,19 +181,11 @@ async def execute_action(call: Call, order_id: str, payment_id: str, action_id: 
                 pass  # only JSON text is kept
     if not result.ok:
         body["errorDetail"] = result.error or f"HTTP {result.status}"
-    prepare = _record(payment_id, body, check_ledger=False)
-
-    def respond(version: int, payload: dict[str, Any]) -> Outcome:
-        return Outcome(200, jsonutil.dumps(payload["doc"]), {"Content-Type": "application/json"})
-
+    # a failed call is recorded too, but the answer is a 502: not kept for the idempotency key
+    append = _append(order_id, payment_id, body, check_ledger=False, record=result.ok)
+    outcome = await unit_of_work.execute(call, append)
     if result.ok:
-        return await service.append(call, order_id, prepare, _write, respond)
-    # the failed call is recorded, but the answer is a 502 and the idempotency key is released
-    claim, call.claim = call.claim, None
-    try:
-        await service.append(call, order_id, prepare, _write, respond)
-    finally:
-        call.claim = claim
+        return outcome
     reason = "url-not-allowed" if result.reason == "url-not-allowed" else result.reason
     if reason == "too-large":
         reason = "http-error"

@@ -1,4 +1,4 @@
-"""Pure mutations for shippings, for ``orders.service.modify``."""
+"""Pure mutations for shippings (see ``kassa.orders.model``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from kassa import ids, money
 from kassa.errors import LimitExceeded, NotFound, OrderNotEditable, field_error
 from kassa.orders import rules as order_rules
-from kassa.orders.mutations import Apply
+from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
-from kassa.orders.service import WriteContext
 from kassa.schemas_common import OrderStatus, ShippingState
 
 MAX_SHIPPINGS = 50
@@ -63,8 +62,10 @@ def _build(order: dict[str, Any], shipping_id: str, body: dict[str, Any], state:
     )
 
 
-def add_shipping(body: dict[str, Any], created: list[str]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def add_shipping(body: dict[str, Any]) -> Apply[str]:
+    """POST shippings; the result is the new shipping's id."""
+
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
         order_rules.check_editable(Area.CART, order_rules.status_of(order))
         if len(order["shippings"]) >= MAX_SHIPPINGS:
             raise LimitExceeded(
@@ -74,7 +75,7 @@ def add_shipping(body: dict[str, Any], created: list[str]) -> Apply:
         shipping_id = ids.new_id("s_")
         state = body.get("state", ShippingState.intent.value)
         order["shippings"].append(_build(order, shipping_id, body, state))
-        created.append(shipping_id)
+        return shipping_id
 
     return apply
 
@@ -87,8 +88,8 @@ def _price_changed(old: Any, new: Any) -> bool:
     )
 
 
-def put_shipping(shipping_id: str, body: dict[str, Any]) -> Apply:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: WriteContext) -> None:
+def put_shipping(shipping_id: str, body: dict[str, Any]) -> Apply[None]:
+    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
         index = shipping_index(order, shipping_id)
         status = order_rules.status_of(order)
         order_rules.check_editable(Area.POST_PAYMENT, status)

@@ -8,14 +8,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import http, jsonutil
+from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
-from kassa.orders import service
 from kassa.orders.routes import read_part
 from kassa.shippings import mutations
 from kassa.shippings.schemas import ShippingIn
+from kassa.unit_of_work import Change
 
 router = APIRouter(
     prefix="/api/v0/checkout/orders/{order_id}/shippings", tags=["Checkout Shipping"]
@@ -45,15 +45,14 @@ async def create_shipping(order_id: str, request: Request) -> Response:
 
     async def handler(call: Call) -> Outcome:
         body = validate(ShippingIn, call.body).wire()
-        created: list[str] = []
         prefix = call.app.settings.path_prefix
 
-        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{created[-1]}"
-            return Outcome(201, jsonutil.dumps({"id": created[-1]}), {**JSON, "Location": location})
+        def respond(version: int, order: dict[str, Any], shipping_id: str) -> Outcome:
+            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{shipping_id}"
+            return Outcome(201, jsonutil.dumps({"id": shipping_id}), {**JSON, "Location": location})
 
-        apply = mutations.add_shipping(body, created)
-        return await service.modify(call, order_id, apply, respond)
+        change = Change(order_id, mutations.add_shipping(body), respond)
+        return await unit_of_work.execute(call, change)
 
     return await http.run(call, handler)
 
@@ -78,9 +77,9 @@ async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Res
         body = validate(ShippingIn, call.body).wire()
 
         def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
-            return service.json_outcome(_find(order, shipping_id), version)
+            return http.json_outcome(_find(order, shipping_id), version)
 
-        apply = mutations.put_shipping(shipping_id, body)
-        return await service.modify(call, order_id, apply, respond)
+        change = Change(order_id, mutations.put_shipping(shipping_id, body), respond)
+        return await unit_of_work.execute(call, change)
 
     return await http.run(call, handler)

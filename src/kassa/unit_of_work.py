@@ -1,0 +1,402 @@
+"""The unit of work: every write of kassa runs through ``execute`` (semantics §4).
+
+A write is declared as an operation — plain data and pure functions, no SQL — and ``execute``
+turns it into one database transaction:
+
+* ``NewOrder``   — insert the order, its first history entry and the events it fires;
+* ``Change``     — a pure document change of an order: the **locked path** (read the row under
+  its lock, ``If-Match``, apply, recompute totals, diff; an empty diff is a no-op, else store
+  version + 1, index columns, history, events) or, when a callback stage calls out
+  (``kassa.callbacks.engine``), the **attempt loop**: no transaction open while calling out,
+  then a compare-and-set commit, at most ``MAX_ATTEMPTS`` times;
+* ``Append``     — rows outside the document (the payment ledger): under the row lock, a pure
+  ``prepare`` checks the ledger and returns the row and the history details; the document only
+  gets a new ``lastModified`` and version;
+* ``Remove``     — delete an order (refused once money was captured) with its ledger;
+* ``RetryEvent`` — schedule a manual delivery attempt of an event;
+* ``Record``     — only the idempotency record of an answer that changed nothing.
+
+Each completes the request's idempotency claim in the same transaction (unless the operation
+says its answer is not to be recorded), and wakes the delivery loop after a commit that wrote
+events. No other module opens a write transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from kassa import http, idempotency, jsonutil, timeutil
+from kassa.callbacks import engine
+from kassa.callbacks.passed import Passed
+from kassa.errors import (
+    ConcurrentModification,
+    EventNotFound,
+    OrderHasTransactions,
+    OrderNotFound,
+)
+from kassa.events import outbox
+from kassa.events import repository as event_repository
+from kassa.http import Call
+from kassa.idempotency import Outcome
+from kassa.metrics import WRITE_CONFLICTS
+from kassa.orders import repository as repo
+from kassa.orders import rules
+from kassa.orders.model import Actor, Apply, Context
+from kassa.payments import ledger
+from kassa.payments.rules import has_captures
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 4
+
+
+# The operations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    order: dict[str, Any]  # the new document (``rules.new_order``)
+    computed: list[str]  # the cart-total components kassa computes
+    respond: Callable[[str], Outcome]  # order id → answer
+
+
+@dataclass(frozen=True)
+class Change(Generic[T]):
+    order_id: str
+    apply: Apply[T]
+    # (version, committed document, what ``apply`` returned) → answer
+    respond: Callable[[int, dict[str, Any], T], Outcome]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One payment transaction, for the append-only ledger."""
+
+    order_id: str
+    payment_id: str
+    seq: int
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Append:
+    order_id: str
+    # checks that precede If-Match (the payment's 404)
+    locate: Callable[[dict[str, Any]], object]
+    # (order, meta, ctx) → (history details, the row); advances the ledger sums in ``meta``
+    prepare: Callable[[dict[str, Any], dict[str, Any], Context], tuple[dict[str, Any], LedgerRow]]
+    respond: Callable[[int, LedgerRow], Outcome]
+    record: bool = True  # False: the answer is not kept for the idempotency key
+
+
+@dataclass(frozen=True)
+class Remove:
+    order_id: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    event_id: str
+    respond: Callable[[dict[str, Any]], Outcome]
+
+
+@dataclass(frozen=True)
+class Record:
+    outcome: Outcome
+
+
+Operation = NewOrder | Change[Any] | Append | Remove | RetryEvent | Record
+
+
+async def execute(call: Call, operation: Operation) -> Outcome:
+    """Run ``operation`` as one unit of work on behalf of ``call``; returns the answer."""
+    match operation:
+        case NewOrder():
+            outcome, fired = await call.app.db.write(lambda conn: _create(conn, call, operation))
+        case Change():
+            outcome, fired = await _change(call, operation)
+        case Append():
+            outcome = await call.app.db.write(lambda conn: _append(conn, call, operation))
+            fired = False
+        case Remove():
+            outcome = await call.app.db.write(lambda conn: _remove(conn, call, operation))
+            fired = False
+        case RetryEvent():
+            outcome = await call.app.db.write(lambda conn: _retry(conn, call, operation))
+            fired = True
+        case Record():
+            outcome, fired = operation.outcome, False
+            if call.claim is not None:
+                await call.app.db.write(lambda conn: _complete(conn, call, operation.outcome))
+    if fired:
+        call.app.delivery_wake.set()
+    return outcome
+
+
+# Shared steps ----------------------------------------------------------------------------------
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _write_time(previous: str | None) -> str:
+    moment = timeutil.fmt(timeutil.now())
+    # T never decreases from one committed change of an order to the next
+    return max(moment, previous) if previous else moment
+
+
+def _context(call: Call, previous: str | None) -> Context:
+    principal = call.principal
+    return Context(
+        now=_write_time(previous),
+        actor=Actor(principal.key_name, principal.actor_adapter),
+        payment_state_enforcement=call.app.settings.payment_state_enforcement,
+    )
+
+
+def _without_last_modified(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "lastModified"}
+
+
+def _history(call: Call, sequence: int, at: str, patch: list[dict[str, Any]], **extra: Any) -> str:
+    entry: dict[str, Any] = {
+        "sequence": sequence,
+        "at": at,
+        "actor": {"keyName": call.principal.key_name, "adapterId": call.principal.actor_adapter},
+        "operation": call.operation,
+        "requestId": call.request_id,
+        "patch": patch,
+        "hookCalls": [],
+    }
+    entry.update(extra)
+    return jsonutil.dumps(entry).decode()
+
+
+def _locked(conn: Connection, call: Call, order_id: str) -> repo.StoredOrder:
+    principal = call.principal
+    stored = repo.lock(conn, principal.merchant, principal.channel, order_id)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return stored
+
+
+def _complete(conn: Connection, call: Call, outcome: Outcome) -> None:
+    idempotency.complete(conn, call.claim, outcome, call.app.settings.idempotency_retention)
+
+
+def _with_etag(outcome: Outcome, version: int) -> Outcome:
+    outcome.headers.setdefault("ETag", http.etag(version))
+    return outcome
+
+
+# NewOrder --------------------------------------------------------------------------------------
+
+
+def _create(conn: Connection, call: Call, op: NewOrder) -> tuple[Outcome, bool]:
+    order = op.order
+    meta: dict[str, Any] = {"computed": op.computed}
+    events = outbox.rows(None, order, meta, 1, _now_ms())
+    patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
+    outcome = _with_etag(op.respond(order["id"]), 1)
+    repo.insert_order(conn, order, jsonutil.dumps(order).decode(), orjson.dumps(meta).decode())
+    repo.insert_history(conn, order["id"], 1, _history(call, 1, order["created"], patch))
+    outbox.insert(conn, events)
+    _complete(conn, call, outcome)
+    return outcome, bool(events)
+
+
+# Change ----------------------------------------------------------------------------------------
+
+
+class _CallsOut(Exception):
+    """The write must call out: it leaves the row-lock path."""
+
+    def __init__(self, attempt: _Attempt[Any]) -> None:
+        super().__init__("calls out")
+        self.attempt = attempt  # the proposal made under the lock: the first attempt's
+
+
+@dataclass
+class _Attempt(Generic[T]):
+    """One attempt's proposal (semantics §4.1 steps 2.1-2.5)."""
+
+    stored: repo.StoredOrder
+    before: dict[str, Any]
+    after: dict[str, Any]
+    meta: dict[str, Any]
+    ctx: Context
+    result: T
+
+
+def _propose(call: Call, stored: repo.StoredOrder, apply: Apply[T]) -> _Attempt[T]:
+    http.check_if_match(call, stored.version)
+    before = jsonutil.loads(stored.doc)
+    after = jsonutil.loads(stored.doc)
+    meta = orjson.loads(stored.meta)
+    ctx = _context(call, before.get("lastModified"))
+    result = apply(after, meta, ctx)
+    rules.compute_totals(after, meta.get("computed", ()))
+    return _Attempt(stored, before, after, meta, ctx, result)
+
+
+def _commit(
+    conn: Connection,
+    call: Call,
+    op: Change[T],
+    attempt: _Attempt[T],
+    passed: Passed | None,
+) -> tuple[Outcome, bool] | None:
+    """Store the attempt's proposal if the order is still at the version it read.
+
+    Returns ``None`` (and writes nothing) when another write committed meanwhile.
+    """
+    stored, before, after, meta = attempt.stored, attempt.before, attempt.after, attempt.meta
+    now = attempt.ctx.now
+    patch = jsonutil.json_diff(_without_last_modified(before), _without_last_modified(after))
+    fired = False
+    if not patch:
+        outcome = _with_etag(op.respond(stored.version, before, attempt.result), stored.version)
+    else:
+        version = stored.version + 1
+        after["lastModified"] = now
+        events = outbox.rows(before, after, meta, version, _now_ms())
+        stored_ok = repo.update_order(
+            conn,
+            before,
+            after,
+            text=jsonutil.dumps(after).decode(),
+            meta=orjson.dumps(meta).decode(),
+            version=stored.version,
+        )
+        if not stored_ok:
+            return None
+        hook_calls = passed.hook_calls if passed is not None else []
+        entry = _history(call, version, now, patch, hookCalls=hook_calls)
+        repo.insert_history(conn, after["id"], version, entry)
+        outbox.insert(conn, events)
+        fired = bool(events)
+        outcome = _with_etag(op.respond(version, after, attempt.result), version)
+    if passed is not None:
+        outcome.headers.update(http.warnings_headers(passed.warnings))
+    _complete(conn, call, outcome)
+    return outcome, fired
+
+
+async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
+    suppressed = call.request.headers.get("x-adapterid")
+
+    def locked(conn: Connection) -> tuple[Outcome, bool] | None:
+        attempt = _propose(call, _locked(conn, call, op.order_id), op.apply)
+        if engine.calls_out(attempt.before, attempt.after, suppressed):
+            raise _CallsOut(attempt)
+        engine.check(attempt.before, attempt.after)
+        return _commit(conn, call, op, attempt, None)
+
+    try:
+        committed = await call.app.db.write(locked)
+    except _CallsOut as calls_out:
+        return await _attempts(call, op, calls_out.attempt, suppressed)
+    if committed is None:  # the row lock makes this unreachable; keep the CAS honest
+        raise RuntimeError("order row changed while locked")
+    return committed
+
+
+async def _attempts(
+    call: Call, op: Change[T], first: _Attempt[T], suppressed: str | None
+) -> tuple[Outcome, bool]:
+    state = call.app
+    principal = call.principal
+    attempt = first
+    for number in range(MAX_ATTEMPTS):
+        if number:
+            stored = await state.db.read(
+                lambda conn: repo.get(conn, principal.merchant, principal.channel, op.order_id)
+            )
+            if stored is None:
+                raise OrderNotFound(op.order_id)
+            attempt = _propose(call, stored, op.apply)
+        passed = await engine.run(state, attempt.before, attempt.after, attempt.meta, suppressed)
+        attempt.after = passed.proposal
+        commit = functools.partial(_commit, call=call, op=op, attempt=attempt, passed=passed)
+        committed = await state.db.write(commit)
+        if committed is not None:
+            return committed
+        WRITE_CONFLICTS.inc()
+    raise ConcurrentModification()
+
+
+# Append ----------------------------------------------------------------------------------------
+
+
+def _append(conn: Connection, call: Call, op: Append) -> Outcome:
+    stored = _locked(conn, call, op.order_id)
+    order = jsonutil.loads(stored.doc)
+    op.locate(order)
+    http.check_if_match(call, stored.version)
+    meta = orjson.loads(stored.meta)
+    previous = order["lastModified"]
+    ctx = _context(call, previous)
+    details, row = op.prepare(order, meta, ctx)
+    version = stored.version + 1
+    ledger.insert_transaction(
+        conn,
+        transaction_id=row.doc["id"],
+        order_id=row.order_id,
+        payment_id=row.payment_id,
+        seq=row.seq,
+        doc=jsonutil.dumps(row.doc).decode(),
+    )
+    # only lastModified changes: rewrite it in the stored text instead of re-encoding the
+    # order (it is the first such key; id, merchant, channel, reference and created precede)
+    old, new = f'"lastModified":"{previous}"', f'"lastModified":"{ctx.now}"'
+    text = stored.doc.replace(old, new, 1)
+    if text == stored.doc and previous != ctx.now:
+        order["lastModified"] = ctx.now
+        text = jsonutil.dumps(order).decode()
+    stored_ok = repo.touch_order(
+        conn, op.order_id, text=text, meta=orjson.dumps(meta).decode(), version=stored.version
+    )
+    if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
+        raise RuntimeError("order row changed while locked")
+    repo.insert_history(
+        conn, op.order_id, version, _history(call, version, ctx.now, [], details=details)
+    )
+    outcome = _with_etag(op.respond(version, row), version)
+    if op.record:
+        _complete(conn, call, outcome)
+    return outcome
+
+
+# Remove, RetryEvent ----------------------------------------------------------------------------
+
+
+def _remove(conn: Connection, call: Call, op: Remove) -> Outcome:
+    stored = _locked(conn, call, op.order_id)
+    http.check_if_match(call, stored.version)
+    if has_captures(orjson.loads(stored.meta)):
+        raise OrderHasTransactions()
+    ledger.delete_for_order(conn, op.order_id)
+    repo.delete_order(conn, op.order_id)
+    _complete(conn, call, op.outcome)
+    return op.outcome
+
+
+def _retry(conn: Connection, call: Call, op: RetryEvent) -> Outcome:
+    principal = call.principal
+    event = event_repository.schedule_manual(
+        conn, op.event_id, principal.merchant, principal.key_channels, _now_ms()
+    )
+    if event is None:
+        raise EventNotFound(op.event_id)
+    outcome = op.respond(event)
+    _complete(conn, call, outcome)
+    return outcome

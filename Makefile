@@ -15,7 +15,7 @@ KASSA_HOST ?= 127.0.0.1
 KASSA_PORT ?= 8000
 export KASSA_HOST KASSA_PORT
 
-LINT_PATHS := src tests bench
+LINT_PATHS := src tests bench tools
 
 .PHONY: venv run test check fmt bench bench-hooks bench-notifications clean
 
@@ -35,10 +35,13 @@ run: venv
 test: venv
 	VENV=$(VENV) bash scripts/test.sh $(PYTEST_ARGS)
 
+# ruff, ruff format, mypy --strict, and the architecture contracts of pyproject.toml
+# [tool.importlinter] (tools/ holds kassa's own contract type).
 check: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy src tests
+	PYTHONPATH=tools $(BIN)/lint-imports --no-logo --no-cache
 
 fmt: venv
 	$(BIN)/ruff format $(LINT_PATHS)

@@ -12,9 +12,8 @@ from starlette.responses import Response
 
 from kassa import http, jsonutil, unit_of_work
 from kassa import queryparams as qp
-from kassa.errors import EventNotFound
-from kassa.events import repository
-from kassa.events.repository import EventFilter
+from kassa.events import service
+from kassa.events.service import EventFilter
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.openapi import responses_doc
@@ -94,7 +93,7 @@ async def list_events(request: Request) -> Response:
     call = await http.start_read(request, "GetEvents", channel_required=False)
     principal = call.principal
     f = parse_filter(request.query_params, principal.merchant, principal.key_channels)
-    data, total = await call.app.db.scan(lambda conn: repository.list_events(conn, f))
+    data, total = await service.list_events(call, f)
     pagination = {"offset": f.offset, "limit": f.limit, "size": len(data), "totalSize": total}
     return http.json_response({"data": data, "pagination": pagination})
 
@@ -107,13 +106,7 @@ async def list_events(request: Request) -> Response:
 )
 async def get_event(event_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetEvent", channel_required=False)
-    merchant, channels = call.principal.merchant, call.principal.key_channels
-    body = await call.app.db.read(
-        lambda conn: repository.get_event(conn, event_id, merchant, channels)
-    )
-    if body is None:
-        raise EventNotFound(event_id)
-    return Response(body, media_type="application/json")
+    return Response(await service.get_event(call, event_id), media_type="application/json")
 
 
 @router.post(

@@ -16,7 +16,7 @@ import pytest
 
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, create_order
-from tests.receiver import Receiver, app_client, verify_signature
+from tests.support.receiver import Receiver, app_client, verify_signature
 
 ACTION_ID = re.compile(r"^pa_[A-Za-z]{26}$")
 TRANSACTION_ID = re.compile(r"^pt_[A-Za-z]{26}$")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import ORDERS, create_order, get_order
-from tests.http_asserts import assert_error
+from tests.support.http_asserts import assert_error
 
 
 async def _history(client: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:

@@ -25,8 +25,8 @@ from kassa.delivery.transport import PerDestinationTransport
 from kassa.state import AppState
 from kassa.timeutil import parse_stamp
 from tests.conftest import ORDERS, create_order, get_order
-from tests.delivery_env import EVENTS, SECRET, Env, delivery_env, settings_for, until
-from tests.receiver import Receiver, verify_signature
+from tests.support.delivery_env import EVENTS, SECRET, Env, delivery_env, settings_for, until
+from tests.support.receiver import Receiver, verify_signature
 
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order, get_order
-from tests.http_asserts import assert_error, field_paths
+from tests.support.http_asserts import assert_error, field_paths
 
 
 async def _etag(client: httpx.AsyncClient, order_id: str) -> str:

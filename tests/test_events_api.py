@@ -19,8 +19,8 @@ from kassa.auth import keys
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from tests.conftest import ORDERS, client_for, create_order, get_order
-from tests.delivery_env import EVENTS, Env, delivery_env, settings_for
-from tests.http_asserts import assert_error
+from tests.support.delivery_env import EVENTS, Env, delivery_env, settings_for
+from tests.support.http_asserts import assert_error
 
 EVENT_ID = re.compile(r"^ev_[A-Za-z]{26}$")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

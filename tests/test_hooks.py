@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from tests.conftest import ORDERS, create_order, get_order
-from tests.receiver import Received, Receiver, app_client, verify_signature
+from tests.support.receiver import Received, Receiver, app_client, verify_signature
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 HOOK_TIMEOUT = 0.5

@@ -19,7 +19,7 @@ from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.orders import service
 from tests.conftest import ORDERS, Tenant, client_for, create_order, get_order, make_tenant
-from tests.http_asserts import REQUEST_ID, assert_error, field_paths
+from tests.support.http_asserts import REQUEST_ID, assert_error, field_paths
 
 MIB = 1024 * 1024
 UNKNOWN_ID = "o_" + "Q" * 26

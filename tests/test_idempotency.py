@@ -20,7 +20,7 @@ from kassa.db.tables import idempotency as idempotency_table
 from kassa.idempotency import ABSENT
 from kassa.orders import service
 from tests.conftest import ORDERS, Tenant, client_for, create_order, get_order, make_tenant
-from tests.http_asserts import assert_error
+from tests.support.http_asserts import assert_error
 
 
 def _key() -> str:

@@ -18,7 +18,7 @@ from kassa.db.engine import Database
 from kassa.db.tables import events
 from kassa.events.outbox import firing
 from tests.conftest import ORDERS, create_order, get_order
-from tests.receiver import app_client
+from tests.support.receiver import app_client
 
 INVOKE = "http://receiver.test/n/{order_id}?again={order.id}"
 

@@ -12,7 +12,7 @@ import pytest
 
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, create_order, get_order
-from tests.receiver import Receiver, app_client
+from tests.support.receiver import Receiver, app_client
 
 FREE = {"cart": {"items": [{"name": "free sample", "quantity": 1}]}}
 TIMEOUT = 0.5

@@ -20,7 +20,7 @@ import pytest
 from kassa.db.engine import Database
 from kassa.metrics import REGISTRY
 from tests.conftest import ORDERS, create_order
-from tests.receiver import Receiver, app_client, verify_signature
+from tests.support.receiver import Receiver, app_client, verify_signature
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 TIMEOUT = 0.5

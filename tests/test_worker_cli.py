@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from kassa.db.engine import Database
-from tests.delivery_env import SECRET, delivery_env, until
-from tests.receiver import Receiver, verify_signature
+from tests.support.delivery_env import SECRET, delivery_env, until
+from tests.support.receiver import Receiver, verify_signature
 
 TIMEOUT_S = 60  # generous bound for the subprocess to exit; not a timing assertion
 

@@ -1,118 +1,27 @@
-"""Shippings (api §2.3 operations 31-34, §3.20-3.24; semantics §1.3, §2.2, §3.4, §3.7)."""
+"""Shippings (api §2.3, §3.20-3.24; semantics §2.2, §3.4): create, read and
+list, refused bodies and limits, and how shippings count in the order total."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import ORDERS, Tenant, create_order, get_order
-
-SHIPPING_ID = re.compile(r"^s_[A-Za-z]{26}$")
-
-# api §2.3 operation 32, the documented example request, byte for byte
-EXAMPLE_TEXT = (
-    '{"merchant":"norce","channel":"1","state":"intent",'
-    '"reference":"e8ed2091-c34c-4837-a3a8-bc827b0dc183",'
-    '"tmsReference":"a935a628-f70c-47a4-a9f6-98c6d08c2ba3",'
-    '"orderId":"o_DhZSbDfVzNzuxOzHyCFskzGzaJ","adapterId":"ingrid-shipping-adapter",'
-    '"name":"PostNord MyPack Home","total":{"includingVat":1234,"excludingVat":987.2},'
-    '"vatRate":0.25,"deliveryDetails":{"carrier":"string","carrierProductId":"string",'
-    '"class":"string","product":{"reference":"string","name":"string"},'
-    '"pickupLocation":{"reference":"string","name":"string","address":'
-    '{"streetAddress":"Adaptivevägen 18","city":"Boden","postalCode":"955 60","country":"SE"}}},'
-    '"addons":[{"reference":"string","price":0.1}],"attributes":{}}'
+from tests.support.shippings import (
+    CART,
+    EXAMPLE_TEXT,
+    JSON_HEADERS,
+    SHIPPING_ID,
+    add_shipping,
+    assert_error,
+    expected_example,
+    get_shipping,
+    put_shipping,
+    set_state,
+    total_of,
 )
-EXAMPLE: dict[str, Any] = json.loads(EXAMPLE_TEXT)
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-CART = {
-    "cart": {
-        "items": [
-            {"name": "Shirt", "quantity": 1, "total": {"includingVat": 100, "excludingVat": 80}}
-        ]
-    }
-}
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert body["requestId"] == response.headers["x-request-id"], body
-    return body
-
-
-def expected_example(tenant: Tenant, order_id: str, shipping_id: str) -> dict[str, Any]:
-    return {
-        "id": shipping_id,
-        "merchant": tenant.merchant,
-        "channel": tenant.channel,
-        "state": "intent",
-        "reference": "e8ed2091-c34c-4837-a3a8-bc827b0dc183",
-        "tmsReference": "a935a628-f70c-47a4-a9f6-98c6d08c2ba3",
-        "orderId": order_id,
-        "adapterId": "ingrid-shipping-adapter",
-        "name": "PostNord MyPack Home",
-        "total": {"includingVat": 1234, "excludingVat": 987.2},
-        "vatRate": 0.25,
-        "deliveryDetails": {
-            "carrier": "string",
-            "carrierProductId": "string",
-            "class": "string",
-            "product": {"reference": "string", "name": "string"},
-            "pickupLocation": {
-                "reference": "string",
-                "name": "string",
-                "address": {
-                    "streetAddress": "Adaptivevägen 18",
-                    "city": "Boden",
-                    "postalCode": "955 60",
-                    "country": "SE",
-                },
-            },
-        },
-        "addons": [{"reference": "string", "price": 0.1}],
-        "attributes": {},
-    }
-
-
-async def add_shipping(client: httpx.AsyncClient, order_id: str, body: Any) -> str:
-    response = await client.post(f"{ORDERS}/{order_id}/shippings", json=body)
-    assert response.status_code == 201, response.text
-    shipping_id: str = response.json()["id"]
-    assert SHIPPING_ID.match(shipping_id)
-    return shipping_id
-
-
-async def get_shipping(
-    client: httpx.AsyncClient, order_id: str, shipping_id: str
-) -> dict[str, Any]:
-    response = await client.get(f"{ORDERS}/{order_id}/shippings/{shipping_id}")
-    assert response.status_code == 200, response.text
-    shipping: dict[str, Any] = response.json()
-    return shipping
-
-
-async def put_shipping(
-    client: httpx.AsyncClient, order_id: str, shipping_id: str, body: Any
-) -> httpx.Response:
-    return await client.put(f"{ORDERS}/{order_id}/shippings/{shipping_id}", json=body)
-
-
-async def set_state(client: httpx.AsyncClient, order_id: str, status: str) -> None:
-    response = await client.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": status})
-    assert response.status_code == 200, response.text
-
-
-def total_of(order: dict[str, Any]) -> tuple[Any, Any]:
-    return order["total"]["includingVat"], order["total"]["excludingVat"]
-
 
 # Create and read ----------------------------------------------------------------------------
 
@@ -362,148 +271,3 @@ async def test_shipping_counts_for_coverage(client: httpx.AsyncClient) -> None:
     response = await client.put(f"{ORDERS}/{order_id}/payments/{payment_id}", json={"amount": 110})
     assert response.status_code == 200, response.text
     await set_state(client, order_id, "completed")
-
-
-# PUT (semantics §3.7, §1.3) -------------------------------------------------------------------
-
-
-async def test_put_replaces_the_shipping(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    order_id = await create_order(client)
-    response = await client.post(
-        f"{ORDERS}/{order_id}/shippings", content=EXAMPLE_TEXT.encode(), headers=JSON_HEADERS
-    )
-    assert response.status_code == 201, response.text
-    shipping_id = response.json()["id"]
-    # the example itself is a no-op PUT
-    response = await put_shipping(client, order_id, shipping_id, EXAMPLE)
-    assert response.status_code == 200, response.text
-    assert response.json() == expected_example(tenant, order_id, shipping_id)
-    assert response.headers["etag"] == '"2"'
-
-    response = await put_shipping(
-        client,
-        order_id,
-        shipping_id,
-        {
-            "id": "s_BBBBBBBBBBBBBBBBBBBBBBBBBB",
-            "orderId": "o_BBBBBBBBBBBBBBBBBBBBBBBBBB",
-            "merchant": "other",
-            "name": "Budbee",
-            "total": {"includingVat": 49},
-            "vatRate": 0.12,
-            "reference": None,
-        },
-    )
-    assert response.status_code == 200, response.text
-    expected = {
-        "id": shipping_id,
-        "merchant": tenant.merchant,
-        "channel": tenant.channel,
-        "state": "intent",  # kept when absent
-        "orderId": order_id,
-        "name": "Budbee",
-        "total": {"includingVat": 49},
-        "vatRate": 0.12,
-    }
-    assert response.json() == expected
-    assert response.headers["etag"] == '"3"'
-    assert await get_shipping(client, order_id, shipping_id) == expected
-    assert total_of(await get_order(client, order_id)) == (49, 0)
-
-
-async def test_put_total_and_vat_rate_required(client: httpx.AsyncClient) -> None:
-    order_id = await create_order(client)
-    shipping_id = await add_shipping(client, order_id, {"total": {}, "vatRate": 0})
-    bodies: list[dict[str, Any]] = [{"vatRate": 0}, {"total": {}}, {"state": "removed"}]
-    for body in bodies:
-        response = await put_shipping(client, order_id, shipping_id, body)
-        assert_error(response, 400, "invalid-request")
-    assert (await get_shipping(client, order_id, shipping_id))["state"] == "intent"
-
-
-SHIPPING_STATES = ["intent", "removed", "processing", "failed", "confirmed"]
-
-
-async def test_put_changes_state_freely(client: httpx.AsyncClient) -> None:
-    order_id = await create_order(client)
-    body = {"total": {"includingVat": 3}, "vatRate": 0.25}
-    shipping_id = await add_shipping(client, order_id, body)
-    for source in SHIPPING_STATES:
-        for target in SHIPPING_STATES:
-            if source == target:
-                continue
-            for state in (source, target):
-                response = await put_shipping(
-                    client, order_id, shipping_id, {**body, "state": state.upper()}
-                )
-                assert response.status_code == 200, (source, target, response.text)
-                assert response.json()["state"] == state
-            expected_total = 0 if target == "removed" else 3
-            assert total_of(await get_order(client, order_id))[0] == expected_total
-
-
-async def test_put_money_needs_checkout(client: httpx.AsyncClient) -> None:
-    order_id = await create_order(client, CART)
-    body = {"total": {"includingVat": 10, "excludingVat": 8}, "vatRate": 0.25}
-    shipping_id = await add_shipping(client, order_id, body)
-    response = await client.post(f"{ORDERS}/{order_id}/payments", json={"amount": 110})
-    assert response.status_code == 201, response.text
-    await set_state(client, order_id, "processing")
-
-    for changed in (
-        {**body, "total": {"includingVat": 11, "excludingVat": 8}},
-        {**body, "total": {"includingVat": 10}},
-        {**body, "vatRate": 0.12},
-    ):
-        response = await put_shipping(client, order_id, shipping_id, changed)
-        assert assert_error(response, 409, "order-not-editable")["state"] == "processing"
-    shipping = await get_shipping(client, order_id, shipping_id)
-    assert (shipping["total"], shipping["vatRate"], shipping["state"]) == (
-        body["total"],
-        body["vatRate"],
-        "intent",
-    )
-
-    # numerically equal money with other fields and the state changing is fine
-    response = await client.put(
-        f"{ORDERS}/{order_id}/shippings/{shipping_id}",
-        content=(
-            b'{"total": {"includingVat": 10.00, "excludingVat": 8.0}, "vatRate": 0.250,'
-            b' "state": "confirmed", "name": "Late name"}'
-        ),
-        headers=JSON_HEADERS,
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["state"] == "confirmed"
-    assert response.json()["name"] == "Late name"
-    assert response.json()["vatRate"] == 0.25
-
-    await set_state(client, order_id, "accepted")
-    response = await put_shipping(client, order_id, shipping_id, {**body, "state": "processing"})
-    assert response.status_code == 200, response.text
-    assert response.json()["state"] == "processing"
-    response = await put_shipping(client, order_id, shipping_id, {**body, "vatRate": 0})
-    assert assert_error(response, 409, "order-not-editable")["state"] == "accepted"
-
-
-async def test_put_refused_in_removed_order(client: httpx.AsyncClient) -> None:
-    order_id = await create_order(client)
-    body = {"total": {"includingVat": 1}, "vatRate": 0}
-    shipping_id = await add_shipping(client, order_id, body)
-    await set_state(client, order_id, "removed")
-    response = await put_shipping(client, order_id, shipping_id, {**body, "state": "removed"})
-    assert assert_error(response, 409, "order-not-editable")["state"] == "removed"
-    assert (await get_shipping(client, order_id, shipping_id))["state"] == "intent"
-
-
-async def test_put_money_allowed_in_checkout_after_reopen(client: httpx.AsyncClient) -> None:
-    order_id = await create_order(client, CART)
-    body = {"total": {"includingVat": 10}, "vatRate": 0.25}
-    shipping_id = await add_shipping(client, order_id, body)
-    response = await client.post(f"{ORDERS}/{order_id}/payments", json={"amount": 110})
-    assert response.status_code == 201, response.text
-    await set_state(client, order_id, "processing")
-    await set_state(client, order_id, "checkout")
-    response = await put_shipping(client, order_id, shipping_id, {**body, "vatRate": 0.12})
-    assert response.status_code == 200, response.text
-    assert response.json()["vatRate"] == 0.12

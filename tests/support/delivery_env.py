@@ -1,6 +1,7 @@
 """Shared set-up of the delivery and events-API tests: an app with its own settings on the shared
 test database (loopback receivers allowed, a known signing secret), a fresh tenant, and delivery
-loops bound to that app that the tests drive pass by pass."""
+loops bound to that app that the tests drive pass by pass; and the steps the delivery tests share
+(an event per receiver, delivering until a status, making a retry due)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from kassa.app import create_app
 from kassa.config import Settings
 from kassa.db.engine import Database
+from kassa.db.tables import events
 from kassa.delivery.loop import DeliveryLoop
 from kassa.state import AppState
+from kassa.timeutil import parse_stamp
 from tests.conftest import ORDERS, Tenant, client_for, create_order, make_tenant
+from tests.support.receiver import Receiver
 
 EVENTS = "/api/v1/events"
 SECRET = "whsec_" + base64.b64encode(b"kassa-delivery-test-secret-32by").decode()
@@ -107,3 +112,38 @@ async def until(
         if step is not None:
             await step()
         await asyncio.sleep(0.01)
+
+
+# Steps of the delivery tests ------------------------------------------------------------------
+
+
+async def make_due(db: Database, event_id: str) -> None:
+    """Fast-forward: the event's next attempt is due now (instead of waiting minutes)."""
+    now_ms = int(time.time() * 1000)
+    statement = update(events).where(events.c.id == event_id).values(next_attempt_ms=now_ms)
+    await db.write(lambda conn: conn.execute(statement))
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    return (parse_stamp(later) - parse_stamp(earlier)).total_seconds()
+
+
+async def deliver(env: Env, loop: DeliveryLoop, event_id: str, status: str) -> dict[str, Any]:
+    """Run loop passes until the event has ``status``; returns the event."""
+
+    async def reached() -> bool:
+        return bool((await env.event(event_id))["status"] == status)
+
+    await until(reached, loop.run_once)
+    return await env.event(event_id)
+
+
+async def one_event(env: Env, receiver: Receiver, **notification: Any) -> tuple[str, str]:
+    order_id = await env.order_with_notification(base=receiver.base, **notification)
+    await env.set_reference(order_id, "r1")
+    [event] = await env.events_of(order_id)
+    return order_id, event["id"]
+
+
+async def _attempted(env: Env, event_id: str, count: int) -> bool:
+    return bool((await env.event(event_id))["attemptCount"] >= count)

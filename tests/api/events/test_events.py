@@ -12,12 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import inspect, select
 
 from kassa.app import create_app
 from kassa.auth import keys
 from kassa.db.engine import Database
-from kassa.db.tables import events
 from tests.conftest import ORDERS, client_for, create_order, get_order
 from tests.support.delivery_env import EVENTS, Env, delivery_env, settings_for
 from tests.support.http_asserts import assert_error
@@ -333,21 +331,3 @@ async def test_openapi_documents_the_events_operations(env: Env) -> None:
     assert {"nextAttemptAt", "attemptCount", "payload", "attempts"} <= set(
         schemas["Event"]["properties"]
     )
-
-
-async def test_every_events_filter_has_an_index(db: Database) -> None:
-    def indexes(conn: Any) -> dict[str, list[str]]:
-        # a statement first: SQLite PRAGMAs read a connection's schema as last loaded, and a
-        # connection opened before the migrations may not have looked since
-        conn.execute(select(events.c.id).limit(1)).all()
-        found = inspect(conn).get_indexes("events")
-        return {str(ix["name"]): [str(c) for c in ix["column_names"]] for ix in found}
-
-    found = await db.read(indexes)
-    # semantics §13: each filter and the sort of operation 36 is backed by an index
-    assert found["ix_events_list"] == ["merchant", "created", "id"]
-    assert found["ix_events_merchant_order"] == ["merchant", "order_id"]
-    assert found["ix_events_merchant_adapter"] == ["merchant", "adapter_id"]
-    assert found["ix_events_merchant_reference"] == ["merchant", "reference"]
-    assert found["ix_events_merchant_channel"] == ["merchant", "channel", "created", "id"]
-    assert found["ix_events_merchant_status"] == ["merchant", "status", "created", "id"]

@@ -25,7 +25,7 @@ from kassa.db import migrate
 from kassa.db.engine import Database
 
 if TYPE_CHECKING:
-    from tests.receiver import Receiver
+    from tests.support.receiver import Receiver
 
 ORDERS = "/api/v0/checkout/orders"
 
@@ -117,7 +117,7 @@ async def get_order(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    from tests.receiver import Receiver as Server
+    from tests.support.receiver import Receiver as Server
 
     server = Server()
     await server.start()

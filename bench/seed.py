@@ -5,7 +5,7 @@ Two subcommands:
 ``bulk``
     Insert many orders straight into a migrated SQLite database, fast (100,000 orders in
     seconds), through kassa's own document code: ``OrderCreate`` validation, ``rules.new_order``,
-    ``jsonutil.dumps``, ``repository.index_columns`` and ``service.history_entry``, so the rows have
+    ``jsonutil.dumps``, ``repository.index_columns`` and ``history.entry``, so the rows have
     the same shape as rows the API writes (doc JSON text, ``{"computed": [...]}`` meta, version
     1, index columns, history entry 1). Billing emails, names, countries, statuses and creation
     times vary so that list filters are meaningful. Writes sample filter values (emails that
@@ -48,14 +48,15 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 
 from kassa import ids, jsonutil, timeutil
 from kassa.db.tables import history, orders
-from kassa.orders import rules, service
+from kassa.orders import history as history_of
+from kassa.orders import rules
+from kassa.orders.model import Actor
 from kassa.orders.repository import index_columns
 from kassa.orders.schemas import OrderCreate
 
@@ -174,7 +175,7 @@ def _bulk(args: argparse.Namespace) -> None:
     weights = [w for _, w in STATUSES]
     end = datetime.now(UTC).replace(microsecond=0)
     span = int(timedelta(days=365).total_seconds())
-    principal = SimpleNamespace(key_name=args.key_name, actor_adapter=None)
+    actor = Actor(args.key_name)
 
     conn = sqlite3.connect(args.database, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -222,13 +223,15 @@ def _bulk(args: argparse.Namespace) -> None:
             created=created,
         )
         # history entry 1 describes the order as created (before any state change)
-        patch = [{"op": "add", "path": "", "value": service._without_last_modified(order)}]
-        call = SimpleNamespace(
-            principal=principal,
+        patch = [{"op": "add", "path": "", "value": history_of.without_last_modified(order)}]
+        entry = history_of.entry(
+            sequence=1,
+            at=created,
+            actor=actor,
             operation="CreateCheckoutOrder",
             request_id=f"{rng.getrandbits(64):016x}",
+            patch=patch,
         )
-        entry = service.history_entry(call, 1, created, patch)  # type: ignore[arg-type]
         status = rng.choices(statuses, weights)[0]
         status_count[status] += 1
         moment = created_at

@@ -46,8 +46,8 @@ from kassa.events import repository as event_repository
 from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.metrics import WRITE_CONFLICTS
+from kassa.orders import history, rules
 from kassa.orders import repository as repo
-from kassa.orders import rules
 from kassa.orders.model import Actor, Apply, Context
 from kassa.payments import ledger
 from kassa.payments.rules import has_captures
@@ -163,22 +163,17 @@ def _context(call: Call, previous: str | None) -> Context:
     )
 
 
-def _without_last_modified(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "lastModified"}
-
-
 def _history(call: Call, sequence: int, at: str, patch: list[dict[str, Any]], **extra: Any) -> str:
-    entry: dict[str, Any] = {
-        "sequence": sequence,
-        "at": at,
-        "actor": {"keyName": call.principal.key_name, "adapterId": call.principal.actor_adapter},
-        "operation": call.operation,
-        "requestId": call.request_id,
-        "patch": patch,
-        "hookCalls": [],
-    }
-    entry.update(extra)
-    return jsonutil.dumps(entry).decode()
+    principal = call.principal
+    return history.entry(
+        sequence=sequence,
+        at=at,
+        actor=Actor(principal.key_name, principal.actor_adapter),
+        operation=call.operation,
+        request_id=call.request_id,
+        patch=patch,
+        **extra,
+    ).decode()
 
 
 def _locked(conn: Connection, call: Call, order_id: str) -> repo.StoredOrder:
@@ -205,7 +200,7 @@ def _create(conn: Connection, call: Call, op: NewOrder) -> tuple[Outcome, bool]:
     order = op.order
     meta: dict[str, Any] = {"computed": op.computed}
     events = outbox.rows(None, order, meta, 1, _now_ms())
-    patch = [{"op": "add", "path": "", "value": _without_last_modified(order)}]
+    patch = [{"op": "add", "path": "", "value": history.without_last_modified(order)}]
     outcome = _with_etag(op.respond(order["id"]), 1)
     repo.insert_order(conn, order, jsonutil.dumps(order).decode(), orjson.dumps(meta).decode())
     repo.insert_history(conn, order["id"], 1, _history(call, 1, order["created"], patch))
@@ -261,7 +256,9 @@ def _commit(
     """
     stored, before, after, meta = attempt.stored, attempt.before, attempt.after, attempt.meta
     now = attempt.ctx.now
-    patch = jsonutil.json_diff(_without_last_modified(before), _without_last_modified(after))
+    patch = jsonutil.json_diff(
+        history.without_last_modified(before), history.without_last_modified(after)
+    )
     fired = False
     if not patch:
         outcome = _with_etag(op.respond(stored.version, before, attempt.result), stored.version)

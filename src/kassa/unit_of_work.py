@@ -120,7 +120,7 @@ async def execute(call: Call, operation: Operation) -> Outcome:
     """Run ``operation`` as one unit of work on behalf of ``call``; returns the answer."""
     match operation:
         case NewOrder():
-            outcome, fired = await call.app.db.write(lambda conn: _create(conn, call, operation))
+            outcome, fired = await _create(call, operation)
         case Change():
             outcome, fired = await _change(call, operation)
         case Append():
@@ -196,17 +196,25 @@ def _with_etag(outcome: Outcome, version: int) -> Outcome:
 # NewOrder --------------------------------------------------------------------------------------
 
 
-def _create(conn: Connection, call: Call, op: NewOrder) -> tuple[Outcome, bool]:
+async def _create(call: Call, op: NewOrder) -> tuple[Outcome, bool]:
+    # everything but the inserts is computed before the transaction: on SQLite the write job
+    # runs on the one writer thread, whose time every other write waits for
     order = op.order
     meta: dict[str, Any] = {"computed": op.computed}
     events = outbox.rows(None, order, meta, 1, _now_ms())
     patch = [{"op": "add", "path": "", "value": history.without_last_modified(order)}]
+    entry = _history(call, 1, order["created"], patch)
+    text, meta_text = jsonutil.dumps(order).decode(), orjson.dumps(meta).decode()
     outcome = _with_etag(op.respond(order["id"]), 1)
-    repo.insert_order(conn, order, jsonutil.dumps(order).decode(), orjson.dumps(meta).decode())
-    repo.insert_history(conn, order["id"], 1, _history(call, 1, order["created"], patch))
-    outbox.insert(conn, events)
-    _complete(conn, call, outcome)
-    return outcome, bool(events)
+
+    def job(conn: Connection) -> Outcome:
+        repo.insert_order(conn, order, text, meta_text)
+        repo.insert_history(conn, order["id"], 1, entry)
+        outbox.insert(conn, events)
+        _complete(conn, call, outcome)
+        return outcome
+
+    return await call.app.db.write(job), bool(events)
 
 
 # Change ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -17,6 +17,7 @@ from kassa.callbacks.changes import ABSENT, changed, value_at
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from kassa.events.outbox import firing
+from kassa.orders.document import Order
 from tests.conftest import ORDERS, create_order, get_order
 from tests.receiver import app_client
 
@@ -214,4 +215,4 @@ def test_firing_respects_scope_and_schema() -> None:
             {"id": "5", "scope": "/state", "schema": {"type": "object", "format": "email"}},
         ],
     }
-    assert [n["id"] for n in firing(before, after)] == ["1", "3", "5"]
+    assert [n["id"] for n in firing(cast(Order, before), cast(Order, after))] == ["1", "3", "5"]

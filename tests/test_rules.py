@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from kassa.errors import InvalidRequest, InvalidStateTransition, LimitExceeded, OrderNotEditable
 from kassa.orders import rules
+from kassa.orders.document import Cart, Order, Price
 from kassa.orders.rules import Area, Move
 from kassa.schemas_common import OrderStatus
 
@@ -166,13 +168,13 @@ def test_nothing_but_reads_in_removed() -> None:
 
 
 def test_status_of_reads_current_status() -> None:
-    assert rules.status_of({"state": {"currentStatus": "accepted"}}) is S.accepted
+    assert rules.status_of(cast(Order, {"state": {"currentStatus": "accepted"}})) is S.accepted
 
 
 # --- totals, §3.4 -------------------------------------------------------------------------------
 
 
-def price(incl: Any, excl: Any) -> dict[str, Any]:
+def price(incl: Any, excl: Any) -> Price:
     return {"includingVat": incl, "excludingVat": excl}
 
 
@@ -189,7 +191,7 @@ def test_totals_worked_example() -> None:
             {"id": "s2", "state": "removed", "total": price(99, Decimal("79.2"))},
         ],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(Decimal("12.5"), Decimal(10))
     assert order["total"] == price(Decimal(20), Decimal(16))
     for value in [*order["cart"]["total"].values(), *order["total"].values()]:
@@ -199,7 +201,7 @@ def test_totals_worked_example() -> None:
 
 def test_totals_empty_cart_is_zero() -> None:
     order: dict[str, Any] = {"cart": {"items": []}, "shippings": []}
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(0, 0)
     assert order["total"] == price(0, 0)
     assert set(order["total"]) == {"includingVat", "excludingVat"}
@@ -213,7 +215,7 @@ def test_totals_client_component_kept_computed_one_filled() -> None:
         },
         "shippings": [{"total": price(1, 1)}],
     }
-    rules.compute_totals(order, ["excludingVat"])
+    rules.compute_totals(cast(Order, order), ["excludingVat"])
     # the client's value is kept as given, never checked against the items
     assert order["cart"]["total"] == price(Decimal("100.5"), 12)
     assert order["total"] == price(Decimal("101.5"), 13)
@@ -223,7 +225,7 @@ def test_totals_computed_component_is_recomputed_even_if_present() -> None:
     order: dict[str, Any] = {
         "cart": {"items": [{"total": price(3, 2)}], "total": price(999, 888)},
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(3, 2)
     assert order["total"] == price(3, 2)
 
@@ -232,7 +234,7 @@ def test_totals_client_supplied_both_components() -> None:
     order: dict[str, Any] = {
         "cart": {"items": [{"total": price(3, 2)}], "total": price(Decimal("7.25"), 0)},
     }
-    rules.compute_totals(order, [])
+    rules.compute_totals(cast(Order, order), [])
     assert order["cart"]["total"] == price(Decimal("7.25"), 0)
     assert order["total"] == price(Decimal("7.25"), 0)
 
@@ -250,7 +252,7 @@ def test_totals_bundle_children_not_summed() -> None:
             ]
         },
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(51, 41)
 
 
@@ -259,14 +261,14 @@ def test_totals_absent_components_count_as_zero() -> None:
         "cart": {"items": [{"total": {"includingVat": 5}}, {"name": "no total"}]},
         "shippings": [{"total": {"excludingVat": 2}}, {"state": "intent"}],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(5, 0)
     assert order["total"] == price(5, 2)
 
 
 def test_totals_client_order_total_ignored() -> None:
     order: dict[str, Any] = {"cart": {"items": [{"total": price(1, 1)}]}, "total": price(7, 7)}
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["total"] == price(1, 1)
 
 
@@ -300,7 +302,7 @@ def test_totals_are_exact_decimal_sums(
         "cart": {"items": [{"total": dict(p)} for p in items]},
         "shippings": [{"total": dict(p), "state": state} for p, state in shippings],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     for key in ("includingVat", "excludingVat"):
         item_sum = sum((Decimal(p[key]) for p in items), Decimal(0))
         ship_sum = sum(
@@ -342,7 +344,7 @@ def test_assign_item_ids_at_every_level_and_keeps_sent_ids() -> None:
             {"id": None, "name": "null id counts as absent"},
         ]
     }
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     flat = all_items(cart["items"])
     assert len(flat) == 8
     ids = [item["id"] for item in flat]
@@ -359,10 +361,10 @@ def test_assign_item_ids_at_every_level_and_keeps_sent_ids() -> None:
 
 def test_assign_item_ids_is_stable_on_resend() -> None:
     cart: dict[str, Any] = {"items": [{"name": "a"}, {"name": "b", "items": [{"name": "c"}]}]}
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     first = [item["id"] for item in all_items(cart["items"])]
     again = copy.deepcopy(cart)
-    rules.assign_item_ids(again)
+    rules.assign_item_ids(cast(Cart, again))
     assert [item["id"] for item in all_items(again["items"])] == first
 
 
@@ -379,21 +381,21 @@ def test_assign_item_ids_is_stable_on_resend() -> None:
 )
 def test_assign_item_ids_rejects_duplicates(items: list[dict[str, Any]]) -> None:
     with pytest.raises(InvalidRequest) as info:
-        rules.assign_item_ids({"items": items})
+        rules.assign_item_ids(cast(Cart, {"items": items}))
     assert info.value.code == "invalid-request"
     assert info.value.status == 400
 
 
 def test_assign_item_ids_limit_counts_all_levels() -> None:
     ok: dict[str, Any] = {"items": [{"items": [{} for _ in range(9)]} for _ in range(100)]}
-    rules.assign_item_ids(ok)  # exactly 1000 items
+    rules.assign_item_ids(cast(Cart, ok))  # exactly 1000 items
     assert all(CI_ID.match(item["id"]) for item in all_items(ok["items"]))
 
     too_many: dict[str, Any] = {
         "items": [{"items": [{} for _ in range(9)]} for _ in range(100)] + [{}]
     }
     with pytest.raises(LimitExceeded) as info:
-        rules.assign_item_ids(too_many)
+        rules.assign_item_ids(cast(Cart, too_many))
     assert info.value.code == "limit-exceeded"
     assert info.value.status == 400
 
@@ -405,10 +407,10 @@ def test_assign_item_ids_limit_flat() -> None:
 
 def test_assign_item_ids_empty_and_absent() -> None:
     empty: dict[str, Any] = {"items": []}
-    rules.assign_item_ids(empty)
+    rules.assign_item_ids(cast(Cart, empty))
     assert empty == {"items": []}
     absent: dict[str, Any] = {}
-    rules.assign_item_ids(absent)
+    rules.assign_item_ids(cast(Cart, absent))
     assert "items" not in absent or absent["items"] in ([], None)
 
 
@@ -424,7 +426,7 @@ def test_assign_item_ids_empty_and_absent() -> None:
 @settings(max_examples=100, deadline=None)
 def test_assign_item_ids_property(items: list[dict[str, Any]]) -> None:
     cart: dict[str, Any] = {"items": items}
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     flat = all_items(cart["items"])
     ids = [item["id"] for item in flat]
     assert all(CI_ID.match(i) for i in ids)
@@ -441,7 +443,7 @@ def test_builtin_validation_passes_for_covered_order() -> None:
         "payments": [{"amount": Decimal("10.5"), "state": "intent"}],
         "consents": [{"id": "terms", "required": True, "checked": True}],
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_all_failures_in_spec_order() -> None:
@@ -455,7 +457,7 @@ def test_builtin_validation_all_failures_in_spec_order() -> None:
             {"id": "privacy", "required": True},
         ],
     }
-    errors = rules.builtin_validation(order)
+    errors = rules.builtin_validation(cast(Order, order))
     assert [e["code"] for e in errors] == [
         "cart-empty",
         "payment-amount-mismatch",
@@ -474,9 +476,9 @@ def test_builtin_validation_payment_missing_when_only_removed() -> None:
         "total": price(10, 8),
         "payments": [{"amount": 10, "state": "removed"}],
     }
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["payment-missing"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["payment-missing"]
     order["payments"] = []
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["payment-missing"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["payment-missing"]
 
 
 def test_builtin_validation_zero_total_needs_no_payment() -> None:
@@ -485,7 +487,7 @@ def test_builtin_validation_zero_total_needs_no_payment() -> None:
         "total": price(0, 0),
         "payments": [{"amount": 99, "state": "intent"}],  # not compared when total is 0
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_declined_payment_counts() -> None:
@@ -497,7 +499,7 @@ def test_builtin_validation_declined_payment_counts() -> None:
             {"amount": Decimal("5.50"), "state": "intent"},
         ],
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_consent_checked_must_be_true() -> None:
@@ -506,7 +508,7 @@ def test_builtin_validation_consent_checked_must_be_true() -> None:
         "total": price(0, 0),
         "consents": [{"id": "c1", "required": True, "checked": "yes"}],
     }
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["consent-required"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["consent-required"]
 
 
 # --- new_order ----------------------------------------------------------------------------------
@@ -677,7 +679,8 @@ def test_new_order_limits(name: str, entry: dict[str, Any] | None, limit: int) -
     order, _ = rules.new_order(
         {name: entries(limit)}, order_id="o_" + "f" * 26, merchant="m", channel="c", created=CREATED
     )
-    assert len(order[name]) == limit
+    by_name: Mapping[str, Any] = order
+    assert len(by_name[name]) == limit
     with pytest.raises(LimitExceeded):
         rules.new_order(
             {name: entries(limit + 1)},

@@ -48,6 +48,7 @@ from kassa.idempotency import Outcome
 from kassa.metrics import WRITE_CONFLICTS
 from kassa.orders import history, rules
 from kassa.orders import repository as repo
+from kassa.orders.document import Meta, Order, PriceKey
 from kassa.orders.model import Actor, Apply, Context
 from kassa.payments import ledger
 from kassa.payments.rules import has_captures
@@ -62,8 +63,8 @@ MAX_ATTEMPTS = 4
 
 @dataclass(frozen=True)
 class NewOrder:
-    order: dict[str, Any]  # the new document (``rules.new_order``)
-    computed: list[str]  # the cart-total components kassa computes
+    order: Order  # the new document (``rules.new_order``)
+    computed: list[PriceKey]  # the cart-total components kassa computes
     respond: Callable[[str], Outcome]  # order id → answer
 
 
@@ -72,7 +73,7 @@ class Change(Generic[T]):
     order_id: str
     apply: Apply[T]
     # (version, committed document, what ``apply`` returned) → answer
-    respond: Callable[[int, dict[str, Any], T], Outcome]
+    respond: Callable[[int, Order, T], Outcome]
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ class LedgerRow:
 class Append:
     order_id: str
     # checks that precede If-Match (the payment's 404)
-    locate: Callable[[dict[str, Any]], object]
+    locate: Callable[[Order], object]
     # (order, meta, ctx) → (history details, the row); advances the ledger sums in ``meta``
-    prepare: Callable[[dict[str, Any], dict[str, Any], Context], tuple[dict[str, Any], LedgerRow]]
+    prepare: Callable[[Order, Meta, Context], tuple[dict[str, Any], LedgerRow]]
     respond: Callable[[int, LedgerRow], Outcome]
     record: bool = True  # False: the answer is not kept for the idempotency key
 
@@ -200,7 +201,7 @@ async def _create(call: Call, op: NewOrder) -> tuple[Outcome, bool]:
     # everything but the inserts is computed before the transaction: on SQLite the write job
     # runs on the one writer thread, whose time every other write waits for
     order = op.order
-    meta: dict[str, Any] = {"computed": op.computed}
+    meta: Meta = {"computed": op.computed}
     events = outbox.rows(None, order, meta, 1, _now_ms())
     patch = [{"op": "add", "path": "", "value": history.without_last_modified(order)}]
     entry = _history(call, 1, order["created"], patch)
@@ -233,18 +234,18 @@ class _Attempt(Generic[T]):
     """One attempt's proposal (semantics §4.1 steps 2.1-2.5)."""
 
     stored: repo.StoredOrder
-    before: dict[str, Any]
-    after: dict[str, Any]
-    meta: dict[str, Any]
+    before: Order
+    after: Order
+    meta: Meta
     ctx: Context
     result: T
 
 
 def _propose(call: Call, stored: repo.StoredOrder, apply: Apply[T]) -> _Attempt[T]:
     http.check_if_match(call, stored.version)
-    before = jsonutil.loads(stored.doc)
-    after = jsonutil.loads(stored.doc)
-    meta = orjson.loads(stored.meta)
+    before: Order = jsonutil.loads(stored.doc)
+    after: Order = jsonutil.loads(stored.doc)
+    meta: Meta = orjson.loads(stored.meta)
     ctx = _context(call, before.get("lastModified"))
     result = apply(after, meta, ctx)
     rules.compute_totals(after, meta.get("computed", ()))
@@ -344,10 +345,10 @@ async def _attempts(
 
 def _append(conn: Connection, call: Call, op: Append) -> Outcome:
     stored = _locked(conn, call, op.order_id)
-    order = jsonutil.loads(stored.doc)
+    order: Order = jsonutil.loads(stored.doc)
     op.locate(order)
     http.check_if_match(call, stored.version)
-    meta = orjson.loads(stored.meta)
+    meta: Meta = orjson.loads(stored.meta)
     previous = order["lastModified"]
     ctx = _context(call, previous)
     details, row = op.prepare(order, meta, ctx)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kassa.orders.document import Price
+
 CI_ID = re.compile(r"^ci_[A-Za-z]{26}$")
 
 
-def price(incl: Any, excl: Any) -> dict[str, Any]:
+def price(incl: Any, excl: Any) -> Price:
     return {"includingVat": incl, "excludingVat": excl}

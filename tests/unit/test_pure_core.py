@@ -14,6 +14,7 @@ from kassa.callbacks import mutations as callback_mutations
 from kassa.callbacks.kinds import BY_COLLECTION, KINDS, substitute
 from kassa.errors import InvalidStateTransition, ValidationFailed
 from kassa.orders import mutations, rules
+from kassa.orders.document import Meta, Order
 from kassa.orders.model import Context
 from kassa.payments import mutations as payment_mutations
 from kassa.schemas_common import OrderStatus
@@ -22,7 +23,7 @@ from kassa.shippings import mutations as shipping_mutations
 CTX = Context(now="2026-01-02T00:00:00.000Z")
 
 
-def new_order(**body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def new_order(**body: Any) -> tuple[Order, Meta]:
     doc, computed = rules.new_order(
         body, order_id="o_x", merchant="m", channel="c", created="2026-01-01T00:00:00.000Z"
     )
@@ -86,7 +87,7 @@ def test_put_state_stamps_the_context_time() -> None:
     assert order["state"]["transitions"][-1] == {"status": "processing", "timeStamp": CTX.now}
 
 
-def _leaving(order: dict[str, Any]) -> dict[str, Any]:
+def _leaving(order: Order) -> Order:
     after = copy.deepcopy(order)
     mutations.put_state(OrderStatus.processing)(after, {}, CTX)
     return after
@@ -100,7 +101,14 @@ def test_no_stage_calls_out_for_a_plain_order() -> None:
 def test_a_hook_on_the_changed_path_calls_out_unless_suppressed() -> None:
     before, _ = new_order()
     before["hooks"] = [
-        {"id": "h1", "scope": "/cart", "invoke": "https://a.example", "adapterId": "a"}
+        {
+            "id": "h1",
+            "adapterId": "a",
+            "subscribeTo": "/cart",
+            "scope": "/cart",
+            "invoke": "https://a.example",
+            "version": "1",
+        }
     ]
     after = copy.deepcopy(before)
     after["cart"]["reference"] = "new"
@@ -113,7 +121,8 @@ def test_a_hook_on_the_changed_path_calls_out_unless_suppressed() -> None:
 
 def test_validation_callbacks_call_out_only_when_leaving_checkout() -> None:
     before, _ = new_order()
-    before["validations"] = [{"id": "v1", "invoke": "https://a.example/v"}]
+    url = "https://a.example/v"
+    before["validations"] = [{"id": "v1", "url": url, "invoke": url}]
     assert engine.calls_out(before, _leaving(before), None)
     same_state = copy.deepcopy(before)
     same_state["attributes"] = {"x": 1}

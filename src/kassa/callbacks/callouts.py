@@ -8,11 +8,10 @@ own pool, fixed ``webhook-id``) and live in ``kassa.delivery.loop``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kassa.callbacks.kinds import Kind, substitute
 from kassa.delivery.results import CallResult
 from kassa.delivery.signing import secrets_for
+from kassa.orders.document import Order
 from kassa.state import AppState
 
 
@@ -20,7 +19,7 @@ async def call_for_order(
     state: AppState,
     kind: Kind,
     url: str,
-    order: dict[str, Any],
+    order: Order,
     body: bytes,
     *,
     payment_id: str | None = None,

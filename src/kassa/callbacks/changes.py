@@ -8,6 +8,7 @@ segment that meets an array (for example inside ``attributes``) makes the value 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from kassa import jsonutil
@@ -29,7 +30,7 @@ def segments(pointer: str) -> list[str]:
     return [s.replace("~1", "/").replace("~0", "~") for s in pointer[1:].split("/")]
 
 
-def value_at(doc: dict[str, Any] | None, pointer: str) -> Any:
+def value_at(doc: Mapping[str, Any] | None, pointer: str) -> Any:
     if doc is None:
         return ABSENT
     parts = segments(pointer)
@@ -43,7 +44,9 @@ def value_at(doc: dict[str, Any] | None, pointer: str) -> Any:
     return current
 
 
-def changed(before: dict[str, Any] | None, after: dict[str, Any] | None, pointer: str) -> bool:
+def changed(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, pointer: str
+) -> bool:
     old, new = value_at(before, pointer), value_at(after, pointer)
     if old is ABSENT or new is ABSENT:
         return old is not new

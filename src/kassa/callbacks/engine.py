@@ -10,27 +10,26 @@ the attempt loop runs the stages in this order. A new synchronous callback kind 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from kassa.callbacks.hooks import HookStage
 from kassa.callbacks.passed import Passed
 from kassa.callbacks.validations import ValidationStage
+from kassa.orders.document import Meta, Order
 from kassa.state import AppState
 
 
 class Stage(Protocol):
-    def calls_out(
-        self, stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None
-    ) -> bool: ...
+    def calls_out(self, stored: Order, proposal: Order, suppressed: str | None) -> bool: ...
 
-    def check(self, stored: dict[str, Any], proposal: dict[str, Any]) -> None: ...
+    def check(self, stored: Order, proposal: Order) -> None: ...
 
     async def run(
         self,
         state: AppState,
-        stored: dict[str, Any],
+        stored: Order,
         passed: Passed,
-        meta: dict[str, Any],
+        meta: Meta,
         suppressed: str | None,
     ) -> None: ...
 
@@ -38,12 +37,12 @@ class Stage(Protocol):
 STAGES: tuple[Stage, ...] = (HookStage(), ValidationStage())
 
 
-def calls_out(stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None) -> bool:
+def calls_out(stored: Order, proposal: Order, suppressed: str | None) -> bool:
     """Whether the write ``stored`` → ``proposal`` must leave the locked path."""
     return any(stage.calls_out(stored, proposal, suppressed) for stage in STAGES)
 
 
-def check(stored: dict[str, Any], proposal: dict[str, Any]) -> None:
+def check(stored: Order, proposal: Order) -> None:
     """The stages' own checks of a write that calls out to nothing."""
     for stage in STAGES:
         stage.check(stored, proposal)
@@ -51,9 +50,9 @@ def check(stored: dict[str, Any], proposal: dict[str, Any]) -> None:
 
 async def run(
     state: AppState,
-    stored: dict[str, Any],
-    proposal: dict[str, Any],
-    meta: dict[str, Any],
+    stored: Order,
+    proposal: Order,
+    meta: Meta,
     suppressed: str | None,
 ) -> Passed:
     passed = Passed(proposal)

@@ -21,6 +21,7 @@ from kassa.callbacks.passed import Passed
 from kassa.callbacks.patching import InvalidPatch, apply_hook_patch
 from kassa.delivery.results import CallResult
 from kassa.errors import KassaError
+from kassa.orders.document import Hook, Meta, Order
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.hooks")
@@ -44,7 +45,7 @@ def rank(pointer: str | None) -> int:
     return _RANKS.get(parts[0], 6) if parts else 6
 
 
-def path_of(hook: dict[str, Any]) -> str:
+def path_of(hook: Hook) -> str:
     return str(hook.get("scope") or hook.get("subscribeTo"))
 
 
@@ -57,11 +58,11 @@ class HookRun:
 
 
 def candidates(
-    stored: dict[str, Any],
-    proposal: dict[str, Any],
+    stored: Order,
+    proposal: Order,
     suppressed: str | None,
     called: set[str],
-) -> list[dict[str, Any]]:
+) -> list[Hook]:
     """Hooks of ``stored`` to call now, in call order (semantics §5.2, §5.4)."""
     found = []
     for position, hook in enumerate(stored.get("hooks") or ()):
@@ -101,12 +102,12 @@ def _patch_of(result: CallResult) -> list[Any] | None:
 
 async def run(
     state: AppState,
-    stored: dict[str, Any],
-    proposal: dict[str, Any],
-    meta: dict[str, Any],
+    stored: Order,
+    proposal: Order,
+    meta: Meta,
     *,
     suppressed: str | None,
-) -> tuple[dict[str, Any], HookRun]:
+) -> tuple[Order, HookRun]:
     """Call the hooks for ``stored`` → ``proposal``; returns the final proposal and the record."""
     settings = state.settings
     outcome = HookRun()
@@ -168,20 +169,18 @@ async def run(
 class HookStage:
     """Hooks as a stage of the write pipeline (``kassa.callbacks.engine``)."""
 
-    def calls_out(
-        self, stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None
-    ) -> bool:
+    def calls_out(self, stored: Order, proposal: Order, suppressed: str | None) -> bool:
         return bool(candidates(stored, proposal, suppressed, set()))
 
-    def check(self, stored: dict[str, Any], proposal: dict[str, Any]) -> None:
+    def check(self, stored: Order, proposal: Order) -> None:
         """Nothing to check when no hook is called."""
 
     async def run(
         self,
         state: AppState,
-        stored: dict[str, Any],
+        stored: Order,
         passed: Passed,
-        meta: dict[str, Any],
+        meta: Meta,
         suppressed: str | None,
     ) -> None:
         passed.proposal, record = await run(

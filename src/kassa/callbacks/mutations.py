@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kassa import ids
 from kassa.errors import LimitExceeded, NotFound, field_error
 from kassa.orders import rules
+from kassa.orders.document import Meta, Order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 
@@ -25,8 +26,15 @@ class CallbackNotFound(NotFound):
         self.code = KINDS[kind]
 
 
-def _index(order: dict[str, Any], kind: str, callback_id: str) -> int:
-    for index, entry in enumerate(order[kind]):
+def _registrations(order: Order, kind: str) -> list[dict[str, Any]]:
+    """``order[kind]``: the registrations of the kind named at run time (a key of ``KINDS``)."""
+    # hooks, notifications and validations alike: JSON objects with an ``id`` (api §3.14-3.16)
+    by_kind = cast("dict[str, list[dict[str, Any]]]", order)
+    return by_kind[kind]
+
+
+def _index(order: Order, kind: str, callback_id: str) -> int:
+    for index, entry in enumerate(_registrations(order, kind)):
         if entry["id"] == callback_id:
             return index
     raise CallbackNotFound(kind, callback_id)
@@ -35,33 +43,33 @@ def _index(order: dict[str, Any], kind: str, callback_id: str) -> int:
 def add(kind: str, entry: dict[str, Any]) -> Apply[str]:
     """Register a callback; the result is its new id."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
+    def apply(order: Order, meta: Meta, ctx: Context) -> str:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
-        if len(order[kind]) >= rules.MAX_CALLBACKS:
+        if len(_registrations(order, kind)) >= rules.MAX_CALLBACKS:
             raise LimitExceeded(
                 f"An order may hold at most {rules.MAX_CALLBACKS} {kind}.",
                 errors=[field_error(f"/{kind}", f"more than {rules.MAX_CALLBACKS} {kind}")],
             )
         callback_id = ids.callback_id()
-        order[kind].append({"id": callback_id, **entry})
+        _registrations(order, kind).append({"id": callback_id, **entry})
         return callback_id
 
     return apply
 
 
 def replace(kind: str, callback_id: str, entry: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         index = _index(order, kind, callback_id)
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
-        order[kind][index] = {"id": callback_id, **entry}
+        _registrations(order, kind)[index] = {"id": callback_id, **entry}
 
     return apply
 
 
 def remove(kind: str, callback_id: str) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         index = _index(order, kind, callback_id)
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
-        del order[kind][index]
+        del _registrations(order, kind)[index]
 
     return apply

@@ -9,8 +9,8 @@ stored order ``S``. Any violation makes the whole patch invalid (``InvalidPatch`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import jsonpatch
 import jsonpointer
@@ -18,7 +18,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from kassa.callbacks.changes import segments
 from kassa.errors import KassaError
+from kassa.orders import document as doc
 from kassa.orders import mutations, rules
+from kassa.orders.document import Meta, Order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 from kassa.orders.schemas import Cart, Consent, Customer
@@ -56,7 +58,7 @@ class InvalidPatch(Exception):
     """The patch cannot be applied; the hook call counts as a failure."""
 
 
-def _forbidden(pointer: str, proposal: dict[str, Any]) -> bool:
+def _forbidden(pointer: str, proposal: Order) -> bool:
     try:
         parts = segments(pointer)
     except Exception:  # pragma: no cover - segments never raises on strings
@@ -93,7 +95,7 @@ def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
 
 
-def _check_operations(patch: list[Any], proposal: dict[str, Any]) -> None:
+def _check_operations(patch: list[Any], proposal: Order) -> None:
     if len(patch) > MAX_OPERATIONS:
         raise InvalidPatch(f"more than {MAX_OPERATIONS} operations")
     for operation in patch:
@@ -109,11 +111,18 @@ def _check_operations(patch: list[Any], proposal: dict[str, Any]) -> None:
                 raise InvalidPatch(f"{pointer!r} may not be changed by a hook")
 
 
-def _state_of(order: dict[str, Any]) -> OrderStatus:
+def _state_of(order: Order) -> OrderStatus:
     return rules.status_of(order)
 
 
-def _scratch(stored: dict[str, Any], proposal: dict[str, Any]) -> dict[str, Any]:
+def _as_order(patched: dict[str, Any]) -> Order:
+    """The patched document as an order, for the pure mutations that check its changed parts and
+    for the result once they did: its other parts are the proposal's, which the patch could not
+    change (``_check_operations``)."""
+    return cast(Order, patched)
+
+
+def _scratch(stored: Order, proposal: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``proposal`` in the stored order's state, for editability checks."""
     scratch = copy.deepcopy(proposal)
     scratch["state"] = copy.deepcopy(stored["state"])
@@ -125,12 +134,12 @@ def _by_id(items: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
 
 
 def _recheck(
-    stored: dict[str, Any],
-    before: dict[str, Any],
+    stored: Order,
+    before: Order,
     after: dict[str, Any],
-    meta: dict[str, Any],
+    meta: Meta,
     enforce: bool,
-) -> dict[str, Any]:
+) -> Order:
     """Validate and canonicalise every part the patch changed; returns the checked proposal."""
     ctx = Context(now=before.get("lastModified", ""), payment_state_enforcement=enforce)
     status = _state_of(stored)
@@ -174,19 +183,19 @@ def _recheck(
             result["shippings"] = _elements(
                 "shippings", ShippingIn, put, stored, before, result, meta, ctx
             )
-    return result
+    return _as_order(result)
 
 
 _MISSING = object()
 
 
 def _cart(
-    stored: dict[str, Any],
-    before: dict[str, Any],
+    stored: Order,
+    before: Order,
     after: dict[str, Any],
-    meta: dict[str, Any],
+    meta: Meta,
     ctx: Context,
-) -> Any:
+) -> doc.Cart:
     if "cart" not in after:
         raise InvalidPatch("the cart may not be removed")
     body = copy.deepcopy(after["cart"])
@@ -201,41 +210,45 @@ def _cart(
             body.pop("total", None)
     cart = Cart.model_validate(body).wire()
     scratch = _scratch(stored, after)
-    mutations.put_cart(cart)(scratch, meta, ctx)
-    return scratch["cart"]
+    mutations.put_cart(cart)(_as_order(scratch), meta, ctx)
+    cart_after: doc.Cart = scratch["cart"]
+    return cart_after
 
 
 def _elements(
     kind: str,
     model: type[WireModel],
     put: Callable[[str, dict[str, Any]], Apply[None]],
-    stored: dict[str, Any],
-    before: dict[str, Any],
+    stored: Order,
+    before: Order,
     after: dict[str, Any],
-    meta: dict[str, Any],
+    meta: Meta,
     ctx: Context,
 ) -> Any:
     """Payments or shippings changed by a patch, each re-done as its PUT route would."""
-    stored_by_id = _by_id(stored.get(kind))
+    # the lists of ``kind``, a key named at run time
+    stored_json: Mapping[str, Any] = stored
+    before_json: Mapping[str, Any] = before
+    stored_by_id = _by_id(stored_json.get(kind))
     scratch = _scratch(stored, after)
-    for index, (old, new) in enumerate(zip(before[kind], after[kind], strict=True)):
+    for index, (old, new) in enumerate(zip(before_json[kind], after[kind], strict=True)):
         if old == new:
             continue
         body = model.model_validate({k: v for k, v in new.items() if k not in _READ_ONLY}).wire()
         # state changes are judged against the element as stored (or as this request made it)
         origin = stored_by_id.get(old["id"], old)
         scratch[kind][index] = {**old, "state": origin["state"]}
-        put(old["id"], body)(scratch, meta, ctx)
+        put(old["id"], body)(_as_order(scratch), meta, ctx)
     return scratch[kind]
 
 
 def apply_hook_patch(
-    stored: dict[str, Any],
-    proposal: dict[str, Any],
-    meta: dict[str, Any],
+    stored: Order,
+    proposal: Order,
+    meta: Meta,
     patch: list[Any],
     enforce: bool,
-) -> dict[str, Any]:
+) -> Order:
     """``proposal`` with ``patch`` applied, re-checked and its totals recomputed; raises
     ``InvalidPatch``."""
     _check_operations(patch, proposal)
@@ -257,7 +270,8 @@ def apply_hook_patch(
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         # a patched part of an unexpected shape (e.g. a payment without its actions list)
         raise InvalidPatch(f"invalid order after patch: {exc!r}") from exc
-    meta.clear()
-    meta.update(scratch_meta)
+    replaced = cast("dict[str, Any]", meta)  # no clear() on a TypedDict
+    replaced.clear()
+    replaced.update(scratch_meta)
     rules.compute_totals(checked, meta.get("computed", ()))
     return checked

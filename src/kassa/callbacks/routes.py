@@ -13,6 +13,7 @@ from kassa.callbacks import mutations
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
+from kassa.orders.document import Order
 from kassa.orders.model import Apply
 from kassa.orders.routes import write_empty
 from kassa.orders.schemas import Hook, Notification, Validation
@@ -37,7 +38,7 @@ def _create(path: str, kind: str, model: type[WireModel], operation: str, schema
         async def handler(call: Call) -> Outcome:
             entry = validate(model, call.body).wire()
 
-            def respond(version: int, order: dict[str, Any], callback_id: str) -> Outcome:
+            def respond(version: int, order: Order, callback_id: str) -> Outcome:
                 return Outcome(200, jsonutil.dumps({"id": callback_id}), dict(JSON))
 
             change = Change(order_id, mutations.add(kind, entry), respond)

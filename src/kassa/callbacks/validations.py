@@ -21,6 +21,7 @@ from kassa.callbacks.passed import Passed
 from kassa.delivery.results import CallResult
 from kassa.errors import ValidationFailed
 from kassa.orders import rules
+from kassa.orders.document import Meta, Order, Validation
 from kassa.state import AppState
 
 log = logging.getLogger("kassa.validation")
@@ -83,9 +84,9 @@ def _failure(result: CallResult) -> str | None:
 
 async def _call(
     state: AppState,
-    order: dict[str, Any],
+    order: Order,
     body: bytes,
-    validation: dict[str, Any],
+    validation: Validation,
 ) -> _Outcome:
     settings = state.settings
     adapter_id = validation.get("adapterId")
@@ -122,7 +123,7 @@ async def _call(
     return _Outcome(warning=f"validation-unavailable:{validation['id']}")
 
 
-async def validate(state: AppState, order: dict[str, Any]) -> ValidationResult:
+async def validate(state: AppState, order: Order) -> ValidationResult:
     """Run the built-in checks and every validation callback of ``order`` (semantics §6)."""
     result = ValidationResult(errors=rules.builtin_validation(order))
     validations = list(order.get("validations") or ())
@@ -137,7 +138,7 @@ async def validate(state: AppState, order: dict[str, Any]) -> ValidationResult:
     return result
 
 
-def _refused(before: dict[str, Any], after: dict[str, Any], errors: Any) -> ValidationFailed:
+def _refused(before: Order, after: Order, errors: Any) -> ValidationFailed:
     return ValidationFailed(
         f"The order cannot move from {rules.status_of(before).value} to "
         f"{rules.status_of(after).value}: " + ", ".join(e["code"] for e in errors),
@@ -149,12 +150,10 @@ class ValidationStage:
     """Validation on leaving ``checkout`` as a stage of the write pipeline (semantics §4.1, §6):
     the built-in checks alone when the order has no callbacks, else all of them, after hooks."""
 
-    def calls_out(
-        self, stored: dict[str, Any], proposal: dict[str, Any], suppressed: str | None
-    ) -> bool:
+    def calls_out(self, stored: Order, proposal: Order, suppressed: str | None) -> bool:
         return rules.leaves_checkout(stored, proposal) and bool(proposal.get("validations"))
 
-    def check(self, stored: dict[str, Any], proposal: dict[str, Any]) -> None:
+    def check(self, stored: Order, proposal: Order) -> None:
         if rules.leaves_checkout(stored, proposal):
             errors = rules.builtin_validation(proposal)
             if errors:
@@ -163,9 +162,9 @@ class ValidationStage:
     async def run(
         self,
         state: AppState,
-        stored: dict[str, Any],
+        stored: Order,
         passed: Passed,
-        meta: dict[str, Any],
+        meta: Meta,
         suppressed: str | None,
     ) -> None:
         if not rules.leaves_checkout(stored, passed.proposal):

@@ -22,6 +22,7 @@ from kassa import ids, jsonutil
 from kassa.callbacks.changes import ABSENT, changed, value_at
 from kassa.callbacks.kinds import substitute
 from kassa.db.tables import events
+from kassa.orders.document import JsonObject, Meta, Notification, Order
 from kassa.orders.repository import index_key
 
 
@@ -31,7 +32,7 @@ def _validator(schema_text: bytes) -> Draft202012Validator:
     return Draft202012Validator(jsonutil.loads(schema_text))
 
 
-def _matches(schema: dict[str, Any] | None, value: Any) -> bool:
+def _matches(schema: JsonObject | None, value: Any) -> bool:
     if schema is None:
         return True
     if value is ABSENT:
@@ -40,7 +41,7 @@ def _matches(schema: dict[str, Any] | None, value: Any) -> bool:
     return bool(validator.is_valid(value))
 
 
-def firing(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+def firing(before: Order | None, after: Order) -> list[Notification]:
     """The notifications of the committed order ``after`` that fire, in array order."""
     fired = []
     for notification in after.get("notifications") or ():
@@ -66,9 +67,9 @@ def _text(value: Any) -> str | None:
 
 
 def rows(
-    before: dict[str, Any] | None,
-    after: dict[str, Any],
-    meta: dict[str, Any],
+    before: Order | None,
+    after: Order,
+    meta: Meta,
     version: int,
     now_ms: int,
 ) -> list[dict[str, Any]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kassa import jsonutil
 from kassa.orders.model import Actor
 
 
-def without_last_modified(doc: dict[str, Any]) -> dict[str, Any]:
+def without_last_modified(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The document as history diffs see it: ``lastModified`` is never part of a change."""
     return {k: v for k, v in doc.items() if k != "lastModified"}
 

@@ -3,13 +3,17 @@
 A mutation is ``apply(order, meta, ctx) -> result``: it changes ``order`` (the proposed document)
 and ``meta`` (what kassa keeps beside it) in place, returns what it created (an id, a list of
 actions, or ``None``) and raises a named ``KassaError`` when a rule is broken. It performs no I/O.
+``Order`` and ``Meta`` (declared in ``kassa.orders.document``) are importable from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from kassa.orders.document import Meta as Meta
+from kassa.orders.document import Order as Order
 
 T = TypeVar("T")
 
@@ -32,4 +36,4 @@ class Context:
 
 
 # ``Apply[T]``: a mutation whose result (what it created) is a ``T``
-Apply = Callable[[dict[str, Any], dict[str, Any], Context], T]
+Apply = Callable[[Order, Meta, Context], T]

@@ -7,7 +7,7 @@ changes ``order`` in place. No I/O happens here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kassa.errors import (
     ConsentAlreadyExists,
@@ -17,13 +17,14 @@ from kassa.errors import (
     field_error,
 )
 from kassa.orders import rules
+from kassa.orders.document import Address, AddressKind, Cart, Consent, Meta, Order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area, Move
 from kassa.schemas_common import OrderStatus
 
 
 def patch_attributes(body: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         order["attributes"] = {**(order.get("attributes") or {}), **body}
 
@@ -31,17 +32,19 @@ def patch_attributes(body: dict[str, Any]) -> Apply[None]:
 
 
 def put_reference(reference: str) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         rules.check_editable(Area.POST_PAYMENT, rules.status_of(order))
         order["reference"] = reference
 
     return apply
 
 
-def put_cart(cart: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+def put_cart(body: dict[str, Any]) -> Apply[None]:
+    cart = cast(Cart, body)  # validated by the Cart schema
+
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         rules.check_editable(Area.CART, rules.status_of(order))
-        new_cart = {**cart, "items": cart.get("items") or []}
+        new_cart: Cart = {**cart, "items": cart.get("items") or []}
         rules.assign_item_ids(new_cart, body_path="")
         order["cart"] = new_cart
         meta["computed"] = rules.computed_components(cart)
@@ -49,8 +52,10 @@ def put_cart(cart: dict[str, Any]) -> Apply[None]:
     return apply
 
 
-def put_address(kind: str, address: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+def put_address(kind: AddressKind, body: dict[str, Any]) -> Apply[None]:
+    address = cast(Address, body)  # validated by the Address schema
+
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         rules.check_editable(Area.CUSTOMER, rules.status_of(order))
         customer = order.get("customer") or {}
         customer[kind] = address
@@ -59,15 +64,17 @@ def put_address(kind: str, address: dict[str, Any]) -> Apply[None]:
     return apply
 
 
-def _consent_index(order: dict[str, Any], consent_id: str) -> int:
+def _consent_index(order: Order, consent_id: str) -> int:
     for index, consent in enumerate(order["consents"]):
         if consent["id"] == consent_id:
             return index
     raise ConsentNotFound(consent_id)
 
 
-def add_consent(consent: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+def add_consent(body: dict[str, Any]) -> Apply[None]:
+    consent = cast(Consent, body)  # validated by the Consent schema
+
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         if any(c["id"] == consent["id"] for c in order["consents"]):
             raise ConsentAlreadyExists(consent["id"])
@@ -91,7 +98,7 @@ def patch_consents(checks: list[dict[str, Any]]) -> Apply[None]:
             )
         seen.add(check["id"])
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         positions = [_consent_index(order, check["id"]) for check in checks]
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         for position, check in zip(positions, checks, strict=True):
@@ -101,7 +108,7 @@ def patch_consents(checks: list[dict[str, Any]]) -> Apply[None]:
 
 
 def patch_consent(consent_id: str, checked: bool) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         position = _consent_index(order, consent_id)
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         order["consents"][position]["checked"] = checked
@@ -110,7 +117,7 @@ def patch_consent(consent_id: str, checked: bool) -> Apply[None]:
 
 
 def delete_consent(consent_id: str) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         position = _consent_index(order, consent_id)
         rules.check_editable(Area.CONSENTS, rules.status_of(order))
         del order["consents"][position]
@@ -119,7 +126,7 @@ def delete_consent(consent_id: str) -> Apply[None]:
 
 
 def put_state(requested: OrderStatus) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         current = rules.status_of(order)
         move = rules.check_order_move(current, requested)
         if move is Move.SAME:

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kassa import money
 from kassa.db.engine import cached_until_commit, execute, query_one
 from kassa.db.tables import KEY, history, order_payments, orders
+from kassa.orders.document import Address, Order
 
 _WS = re.compile(r"\s+")
 
@@ -46,7 +47,7 @@ def _key(value: Any, *, lower: bool = True) -> str | None:
     return index_key(value, lower=lower) if isinstance(value, str) else None
 
 
-def _full_name(address: dict[str, Any]) -> str | None:
+def _full_name(address: Address) -> str | None:
     given, family = address.get("givenName"), address.get("familyName")
     if isinstance(given, str) and isinstance(family, str):
         return f"{given} {family}"
@@ -57,7 +58,7 @@ def _phone(value: Any) -> str | None:
     return index_key(_WS.sub("", value), lower=False) if isinstance(value, str) else None
 
 
-def index_columns(doc: dict[str, Any]) -> dict[str, Any]:
+def index_columns(doc: Order) -> dict[str, Any]:
     """Copies of the searchable fields of ``doc`` for the ``orders`` columns."""
     customer = doc.get("customer") or {}
     billing = customer.get("billing") or {}
@@ -104,7 +105,7 @@ def index_columns(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def payment_ids(doc: dict[str, Any]) -> set[str]:
+def payment_ids(doc: Order) -> set[str]:
     return {p["id"] for p in doc.get("payments") or [] if isinstance(p.get("id"), str)}
 
 
@@ -144,9 +145,7 @@ def _update_sql(columns: tuple[str, ...]) -> str:
     )
 
 
-def insert_order(
-    conn: Connection, doc: dict[str, Any], text: str, meta: str, version: int = 1
-) -> None:
+def insert_order(conn: Connection, doc: Order, text: str, meta: str, version: int = 1) -> None:
     conn.execute(
         insert(orders).values(
             id=doc["id"],
@@ -168,8 +167,8 @@ def insert_order(
 
 def update_order(
     conn: Connection,
-    old: dict[str, Any],
-    new: dict[str, Any],
+    old: Order,
+    new: Order,
     *,
     text: str,
     meta: str,

@@ -17,6 +17,7 @@ from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
 from kassa.orders import mutations, rules, service
+from kassa.orders.document import AddressKind, Order
 from kassa.orders.model import Apply
 from kassa.orders.query import parse_filter
 from kassa.orders.schemas import (
@@ -39,12 +40,12 @@ _attributes = TypeAdapter(Attributes)
 _reference = TypeAdapter(Text)
 
 
-def _empty_ok(version: int, order: dict[str, Any], result: object) -> Outcome:
+def _empty_ok(version: int, order: Order, result: object) -> Outcome:
     return Outcome(200)
 
 
 async def read_part(
-    request: Request, operation: str, order_id: str, pick: Callable[[dict[str, Any]], Any]
+    request: Request, operation: str, order_id: str, pick: Callable[[Order], Any]
 ) -> Response:
     """Answer a part of the stored order (``pick`` may raise its 404) with the order's ETag."""
     call = await http.start_read(request, operation)
@@ -240,7 +241,7 @@ async def patch_consent(order_id: str, consent_id: str, request: Request) -> Res
     return await write_empty(request, "PatchCheckoutOrderConsent", order_id, build)
 
 
-def _address_route(kind: str, operation: str) -> None:
+def _address_route(kind: AddressKind, operation: str) -> None:
     @router.put(
         f"/{{order_id}}/customer/{kind}",
         operation_id=operation,

@@ -1,7 +1,8 @@
 """Pure order rules: the state machine, editability, totals, cart ids, built-in validation.
 
 Nothing here does I/O. Each function takes and returns plain JSON-shaped values (dicts with
-``Decimal``/``int`` numbers, as stored) and raises a named ``KassaError`` when a rule is broken.
+``Decimal``/``int`` numbers, as stored; their fields are declared in ``kassa.orders.document``)
+and raises a named ``KassaError`` when a rule is broken.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from kassa import ids, money
 from kassa.errors import InvalidRequest, InvalidStateTransition, LimitExceeded, field_error
 from kassa.errors import OrderNotEditable as OrderNotEditable
+from kassa.orders.document import Cart, CartItem, Order, Price, PriceKey
 from kassa.schemas_common import OrderStatus
 
 S = OrderStatus
@@ -21,7 +23,7 @@ S = OrderStatus
 MAX_CART_ITEMS = 1000
 MAX_CONSENTS = 100
 MAX_CALLBACKS = 50
-PRICE_KEYS = ("includingVat", "excludingVat")
+PRICE_KEYS: tuple[PriceKey, ...] = ("includingVat", "excludingVat")
 
 
 class Move(Enum):
@@ -87,14 +89,14 @@ def check_editable(area: Area, state: OrderStatus) -> None:
         raise OrderNotEditable(state.value)
 
 
-def status_of(order: dict[str, Any]) -> OrderStatus:
+def status_of(order: Order) -> OrderStatus:
     return OrderStatus(order["state"]["currentStatus"])
 
 
 _VALIDATED = {S.processing, S.accepted, S.completed}
 
 
-def leaves_checkout(before: dict[str, Any], after: dict[str, Any]) -> bool:
+def leaves_checkout(before: Order, after: Order) -> bool:
     """Whether ``before`` → ``after`` moves the order out of checkout (validated, §4.1)."""
     return status_of(before) is S.checkout and status_of(after) in _VALIDATED
 
@@ -102,7 +104,7 @@ def leaves_checkout(before: dict[str, Any], after: dict[str, Any]) -> bool:
 # Cart item ids (semantics §3.6) ---------------------------------------------------------------
 
 
-def walk_items(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def walk_items(items: Iterable[CartItem]) -> Iterator[CartItem]:
     stack = list(items)[::-1]
     while stack:
         item = stack.pop()
@@ -112,7 +114,7 @@ def walk_items(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             stack.extend(reversed(children))
 
 
-def assign_item_ids(cart: dict[str, Any], body_path: str = "/cart") -> None:
+def assign_item_ids(cart: Cart, body_path: str = "/cart") -> None:
     """Give every item without an id a fresh ``ci_`` id; refuse duplicates and oversize carts."""
     seen: set[str] = set()
     count = 0
@@ -139,22 +141,23 @@ def assign_item_ids(cart: dict[str, Any], body_path: str = "/cart") -> None:
                 new = ids.item_id()
             seen.add(new)
             item["id"] = new
-            # keep the id first, as a reader expects it
-            reordered = {"id": new, **{k: v for k, v in item.items() if k != "id"}}
-            item.clear()
-            item.update(reordered)
+            # keep the id first, as a reader expects it (keys moved at run time: a plain dict)
+            plain = cast("dict[str, Any]", item)
+            reordered = {"id": new, **{k: v for k, v in plain.items() if k != "id"}}
+            plain.clear()
+            plain.update(reordered)
 
 
 # Totals (semantics §3.4) ----------------------------------------------------------------------
 
 
-def price_component(price: Any, key: str) -> Decimal:
+def price_component(price: Any, key: PriceKey) -> Decimal:
     if isinstance(price, dict):
         return money.as_decimal(price.get(key))
     return money.ZERO
 
 
-def compute_totals(order: dict[str, Any], computed: Iterable[str]) -> None:
+def compute_totals(order: Order, computed: Iterable[str]) -> None:
     """Fill the computed cart-total components and recompute ``order.total`` in place.
 
     ``computed`` names the cart-total components kassa owns; the others are client-supplied and
@@ -164,14 +167,14 @@ def compute_totals(order: dict[str, Any], computed: Iterable[str]) -> None:
     items = cart.get("items") or []
     total = cart.get("total") or {}
     owned = set(computed)
-    cart_total: dict[str, Any] = {}
+    cart_total: Price = {}
     for key in PRICE_KEYS:
         if key in owned or key not in total:
             cart_total[key] = money.exact_sum(price_component(i.get("total"), key) for i in items)
         else:
             cart_total[key] = total[key]
     cart["total"] = cart_total
-    order_total = {}
+    order_total: Price = {}
     for key in PRICE_KEYS:
         shipping_sum = money.exact_sum(
             price_component(s.get("total"), key)
@@ -182,7 +185,7 @@ def compute_totals(order: dict[str, Any], computed: Iterable[str]) -> None:
     order["total"] = order_total
 
 
-def computed_components(cart_body: dict[str, Any]) -> list[str]:
+def computed_components(cart_body: Cart) -> list[PriceKey]:
     """The cart-total components a request left to kassa (absent in its body)."""
     total = cart_body.get("total") or {}
     return [key for key in PRICE_KEYS if key not in total]
@@ -191,7 +194,7 @@ def computed_components(cart_body: dict[str, Any]) -> list[str]:
 # Built-in validation (semantics §6.1) ---------------------------------------------------------
 
 
-def builtin_validation(order: dict[str, Any]) -> list[dict[str, Any]]:
+def builtin_validation(order: Order) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     if not order["cart"].get("items"):
         errors.append({"code": "cart-empty", "adapterId": "kassa", "message": "The cart is empty."})
@@ -239,12 +242,12 @@ def new_order(
     channel: str,
     created: str,
     channel_notifications: Iterable[dict[str, Any]] = (),
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[Order, list[PriceKey]]:
     """Build a new order document from a validated create body (``OrderCreate.wire()``).
 
     Returns the document and the cart-total components kassa computes.
     """
-    cart = body.get("cart") or {}
+    cart = cast(Cart, body.get("cart") or {})  # validated by OrderCreate
     cart = {**cart, "items": cart.get("items") or []}
     assign_item_ids(cart)
     consents = body.get("consents") or []
@@ -296,6 +299,8 @@ def new_order(
     order["total"] = {}
     if "attributes" in body:
         order["attributes"] = body["attributes"]
+    # every field of an Order is set above, in the field order of api §3.1
+    document = cast(Order, order)
     computed = computed_components(cart)
-    compute_totals(order, computed)
-    return order, computed
+    compute_totals(document, computed)
+    return document, computed

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kassa import ids
 from kassa.errors import LimitExceeded, NotFound, field_error
 from kassa.orders import rules as order_rules
+from kassa.orders.document import Meta, Order, Payment, PaymentAction, in_field_order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 from kassa.payments import rules
@@ -47,37 +48,40 @@ class ActionNotFound(NotFound):
         super().__init__(f"Action with id:{action_id} not found.")
 
 
-def find_payment(order: dict[str, Any], payment_id: str) -> dict[str, Any]:
-    return dict(order["payments"][payment_index(order, payment_id)])
+def find_payment(order: Order, payment_id: str) -> Payment:
+    return order["payments"][payment_index(order, payment_id)].copy()
 
 
-def payment_index(order: dict[str, Any], payment_id: str) -> int:
+def payment_index(order: Order, payment_id: str) -> int:
     for index, payment in enumerate(order.get("payments") or []):
         if payment["id"] == payment_id:
             return index
     raise PaymentNotFound(payment_id)
 
 
-def find_action(payment: dict[str, Any], action_id: str) -> dict[str, Any]:
+def find_action(payment: Payment, action_id: str) -> PaymentAction:
     for action in payment.get("actions") or []:
         if action["id"] == action_id:
-            return dict(action)
+            return action.copy()
     raise ActionNotFound(action_id)
 
 
-def _ordered(payment: dict[str, Any]) -> dict[str, Any]:
-    return {key: payment[key] for key in _ORDER if key in payment}
+def _ordered(payment: Payment) -> Payment:
+    return in_field_order(payment, _ORDER)
 
 
-def _actions(sent: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _actions(sent: list[dict[str, Any]], current: list[PaymentAction]) -> list[PaymentAction]:
     known = {a["id"] for a in current}
-    result = []
+    result: list[PaymentAction] = []
     for action in sent:
         action_id = action.get("id")
         # a current id is kept once; a repeated or unknown one gets a fresh id
         kept = action_id if action_id in known else ids.new_id("pa_")
         known.discard(action_id)
-        result.append({"id": kept, **{k: v for k, v in action.items() if k != "id"}})
+        # validated by PaymentActionIn
+        result.append(
+            cast(PaymentAction, {"id": kept, **{k: v for k, v in action.items() if k != "id"}})
+        )
     return result
 
 
@@ -89,7 +93,7 @@ def _check_action_count(actions: list[Any], path: str) -> None:
         )
 
 
-def _value_rules(order: dict[str, Any], payment: dict[str, Any], meta: dict[str, Any]) -> None:
+def _value_rules(order: Order, payment: Payment, meta: Meta) -> None:
     """Order-dependent value rules, in the precedence of api §1.9 (level 12)."""
     rules.check_minor_units(
         {"amount": payment.get("amount"), "upperLimitAmount": payment.get("upperLimitAmount")},
@@ -102,15 +106,19 @@ def _value_rules(order: dict[str, Any], payment: dict[str, Any], meta: dict[str,
 def add_payment(body: dict[str, Any]) -> Apply[str]:
     """POST payments; the result is the new payment's id."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
+    def apply(order: Order, meta: Meta, ctx: Context) -> str:
         order_rules.check_editable(Area.CART, order_rules.status_of(order))
-        payment: dict[str, Any] = {
-            **{k: v for k, v in body.items() if k != "actions"},
-            "id": ids.new_id("p_"),
-            "merchant": order["merchant"],
-            "channel": order["channel"],
-            "orderId": order["id"],
-        }
+        # the body (validated by PaymentIn) with kassa's fields; defaults and actions follow
+        payment = cast(
+            Payment,
+            {
+                **{k: v for k, v in body.items() if k != "actions"},
+                "id": ids.new_id("p_"),
+                "merchant": order["merchant"],
+                "channel": order["channel"],
+                "orderId": order["id"],
+            },
+        )
         payment.setdefault("type", PaymentType.default.value)
         payment.setdefault("amount", 0)
         payment.setdefault("state", PaymentState.intent.value)
@@ -131,20 +139,24 @@ def add_payment(body: dict[str, Any]) -> Apply[str]:
 def put_payment(payment_id: str, body: dict[str, Any]) -> Apply[None]:
     """PUT payment: full replacement of the data fields (semantics §3.7)."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         index = payment_index(order, payment_id)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         current = order["payments"][index]
         state = body.get("state", current["state"])
         rules.check_payment_move(current["state"], state, enforce=ctx.payment_state_enforcement)
-        payment: dict[str, Any] = {
-            **{k: v for k, v in body.items() if k not in {"actions", "state"}},
-            "id": payment_id,
-            "merchant": order["merchant"],
-            "channel": order["channel"],
-            "orderId": order["id"],
-            "state": state,
-        }
+        # the body (validated by PaymentIn) with kassa's fields; defaults and actions follow
+        payment = cast(
+            Payment,
+            {
+                **{k: v for k, v in body.items() if k not in {"actions", "state"}},
+                "id": payment_id,
+                "merchant": order["merchant"],
+                "channel": order["channel"],
+                "orderId": order["id"],
+                "state": state,
+            },
+        )
         payment.setdefault("type", PaymentType.default.value)
         payment.setdefault("amount", 0)
         if "actions" in body:
@@ -158,10 +170,10 @@ def put_payment(payment_id: str, body: dict[str, Any]) -> Apply[None]:
     return apply
 
 
-def add_actions(payment_id: str, actions: list[dict[str, Any]]) -> Apply[list[dict[str, Any]]]:
+def add_actions(payment_id: str, actions: list[dict[str, Any]]) -> Apply[list[PaymentAction]]:
     """POST actions; the result is the new actions with their ids."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    def apply(order: Order, meta: Meta, ctx: Context) -> list[PaymentAction]:
         index = payment_index(order, payment_id)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         payment = order["payments"][index]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import Field, TypeAdapter
@@ -13,6 +13,7 @@ from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.openapi import body_doc, responses_doc
+from kassa.orders.document import Order, PaymentAction
 from kassa.orders.routes import read_part
 from kassa.payments import mutations
 from kassa.payments import service as payments
@@ -49,7 +50,7 @@ async def create_payment(order_id: str, request: Request) -> Response:
         body = validate(PaymentIn, data).wire()
         prefix = call.app.settings.path_prefix
 
-        def respond(version: int, order: dict[str, Any], payment_id: str) -> Outcome:
+        def respond(version: int, order: Order, payment_id: str) -> Outcome:
             return Outcome(
                 201,
                 jsonutil.dumps({"id": payment_id}),
@@ -88,7 +89,7 @@ async def put_payment(order_id: str, payment_id: str, request: Request) -> Respo
     async def handler(call: Call) -> Outcome:
         body = validate(PaymentIn, call.body).wire()
 
-        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+        def respond(version: int, order: Order, result: None) -> Outcome:
             return http.json_outcome(mutations.find_payment(order, payment_id), version)
 
         change = Change(order_id, mutations.put_payment(payment_id, body), respond)
@@ -109,7 +110,7 @@ async def add_actions(order_id: str, payment_id: str, request: Request) -> Respo
     async def handler(call: Call) -> Outcome:
         actions = [a.wire() for a in validate_as(_actions, call.body)]
 
-        def respond(version: int, order: dict[str, Any], created: list[dict[str, Any]]) -> Outcome:
+        def respond(version: int, order: Order, created: list[PaymentAction]) -> Outcome:
             return http.json_outcome(created, version)
 
         change = Change(order_id, mutations.add_actions(payment_id, actions), respond)

@@ -9,6 +9,7 @@ from typing import Any
 
 from kassa import money
 from kassa.errors import InvalidAmount, InvalidStateTransition, KassaError, field_error
+from kassa.orders.document import LedgerEntry, Meta, Order, Payment
 from kassa.schemas_common import PaymentEvent, PaymentState
 
 P = PaymentState
@@ -96,7 +97,7 @@ def check_payment_move(current: str, requested: str, *, enforce: bool = True) ->
         raise InvalidStateTransition(current, requested)
 
 
-def check_currency(order: dict[str, Any], payment: dict[str, Any]) -> None:
+def check_currency(order: Order, payment: Payment) -> None:
     """Default the payment currency to the order's; refuse a different one (§3.3)."""
     order_currency = order.get("currency")
     if not order_currency:
@@ -110,8 +111,8 @@ def check_currency(order: dict[str, Any], payment: dict[str, Any]) -> None:
         )
 
 
-def currency_for(order: dict[str, Any], payment: dict[str, Any] | None = None) -> str | None:
-    currency = order.get("currency") or (payment or {}).get("currency")
+def currency_for(order: Order, payment: Payment | None = None) -> str | None:
+    currency = order.get("currency") or (payment.get("currency") if payment else None)
     return str(currency) if currency else None
 
 
@@ -132,7 +133,7 @@ def check_minor_units(values: Mapping[str, Any], currency: str | None, base_path
         )
 
 
-def check_payment_amounts(payment: dict[str, Any], captured: Decimal) -> None:
+def check_payment_amounts(payment: Payment, captured: Decimal) -> None:
     amount = money.as_decimal(payment.get("amount"))
     limit = payment.get("upperLimitAmount")
     if limit is not None and amount > money.as_decimal(limit):
@@ -146,26 +147,26 @@ def check_payment_amounts(payment: dict[str, Any], captured: Decimal) -> None:
 # The ledger (§3.5) ----------------------------------------------------------------------------
 
 
-def ledger_of(meta: dict[str, Any], payment_id: str) -> dict[str, Any]:
+def ledger_of(meta: Meta, payment_id: str) -> LedgerEntry:
     """Running sums of one payment, kept in the order's metadata beside the document."""
-    ledgers: dict[str, Any] = meta.setdefault("ledger", {})
-    ledger: dict[str, Any] = ledgers.setdefault(
+    ledgers = meta.setdefault("ledger", {})
+    ledger = ledgers.setdefault(
         payment_id, {"captured": "0", "refunded": "0", "captures": 0, "count": 0}
     )
     return ledger
 
 
-def captured_of(meta: dict[str, Any], payment_id: str) -> Decimal:
+def captured_of(meta: Meta, payment_id: str) -> Decimal:
     ledger = (meta.get("ledger") or {}).get(payment_id)
     return Decimal(ledger["captured"]) if ledger else money.ZERO
 
 
-def has_captures(meta: dict[str, Any]) -> bool:
+def has_captures(meta: Meta) -> bool:
     return any(entry.get("captures", 0) > 0 for entry in (meta.get("ledger") or {}).values())
 
 
 def apply_transaction(
-    ledger: dict[str, Any], payment_amount: Decimal, event: str, amount: Decimal, success: bool
+    ledger: LedgerEntry, payment_amount: Decimal, event: str, amount: Decimal, success: bool
 ) -> None:
     """Check the invariants and add one transaction to the running sums, or raise."""
     captured, refunded = Decimal(ledger["captured"]), Decimal(ledger["refunded"])

@@ -15,6 +15,7 @@ from kassa.http import Call
 from kassa.idempotency import Outcome
 from kassa.orders import rules as order_rules
 from kassa.orders import service
+from kassa.orders.document import Meta, Order, Payment
 from kassa.orders.model import Context
 from kassa.orders.rules import Area
 from kassa.payments import ledger, rules
@@ -46,16 +47,16 @@ def _transaction_doc(body: dict[str, Any], transaction_id: str, created: str) ->
     return {key: doc[key] for key in order if key in doc}
 
 
-def _check_count(meta: dict[str, Any], payment_id: str) -> None:
-    ledger_entry = (meta.get("ledger") or {}).get(payment_id) or {}
-    if ledger_entry.get("count", 0) >= rules.MAX_TRANSACTIONS:
+def _check_count(meta: Meta, payment_id: str) -> None:
+    ledger_entry = (meta.get("ledger") or {}).get(payment_id)
+    if (ledger_entry.get("count", 0) if ledger_entry else 0) >= rules.MAX_TRANSACTIONS:
         raise LimitExceeded(
             f"A payment may hold at most {rules.MAX_TRANSACTIONS} transactions.",
             errors=[field_error("/", f"{rules.MAX_TRANSACTIONS} transactions already")],
         )
 
 
-def _fill_action_id(payment: dict[str, Any], snapshot: dict[str, Any] | None) -> None:
+def _fill_action_id(payment: Payment, snapshot: dict[str, Any] | None) -> None:
     if not snapshot or "id" in snapshot:
         return
     same = [
@@ -72,12 +73,10 @@ def _fill_action_id(payment: dict[str, Any], snapshot: dict[str, Any] | None) ->
 
 def _record(
     payment_id: str, body: dict[str, Any], *, check_ledger: bool
-) -> Callable[[dict[str, Any], dict[str, Any], Context], tuple[dict[str, Any], LedgerRow]]:
+) -> Callable[[Order, Meta, Context], tuple[dict[str, Any], LedgerRow]]:
     """The pure ``prepare`` of an ``Append`` recording one transaction."""
 
-    def prepare(
-        order: dict[str, Any], meta: dict[str, Any], ctx: Context
-    ) -> tuple[dict[str, Any], LedgerRow]:
+    def prepare(order: Order, meta: Meta, ctx: Context) -> tuple[dict[str, Any], LedgerRow]:
         payment = find_payment(order, payment_id)
         order_rules.check_editable(Area.POST_PAYMENT, order_rules.status_of(order))
         _check_count(meta, payment_id)
@@ -155,7 +154,7 @@ async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes
 async def execute_action(call: Call, order_id: str, payment_id: str, action_id: str) -> Outcome:
     """Call the action's URL with no lock held, then record the call as a transaction."""
     stored = await service.read(call, order_id)
-    order = jsonutil.loads(stored.doc)
+    order: Order = jsonutil.loads(stored.doc)
     payment = find_payment(order, payment_id)
     action = find_action(payment, action_id)
     http.check_if_match(call, stored.version)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kassa import ids, money
 from kassa.errors import LimitExceeded, NotFound, OrderNotEditable, field_error
 from kassa.orders import rules as order_rules
+from kassa.orders.document import Meta, Order, Price, Shipping, in_field_order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 from kassa.schemas_common import OrderStatus, ShippingState
@@ -38,19 +39,17 @@ class ShippingNotFound(NotFound):
         super().__init__(f"Shipping with id:{shipping_id} not found.")
 
 
-def shipping_index(order: dict[str, Any], shipping_id: str) -> int:
+def shipping_index(order: Order, shipping_id: str) -> int:
     for index, shipping in enumerate(order.get("shippings") or []):
         if shipping["id"] == shipping_id:
             return index
     raise ShippingNotFound(shipping_id)
 
 
-def _ordered(shipping: dict[str, Any]) -> dict[str, Any]:
-    return {key: shipping[key] for key in _ORDER if key in shipping}
-
-
-def _build(order: dict[str, Any], shipping_id: str, body: dict[str, Any], state: str) -> Any:
-    return _ordered(
+def _build(order: Order, shipping_id: str, body: dict[str, Any], state: str) -> Shipping:
+    # the body (validated by ShippingIn) with kassa's fields, in the field order of api §3.20
+    shipping = cast(
+        Shipping,
         {
             **body,
             "id": shipping_id,
@@ -58,14 +57,15 @@ def _build(order: dict[str, Any], shipping_id: str, body: dict[str, Any], state:
             "channel": order["channel"],
             "orderId": order["id"],
             "state": state,
-        }
+        },
     )
+    return in_field_order(shipping, _ORDER)
 
 
 def add_shipping(body: dict[str, Any]) -> Apply[str]:
     """POST shippings; the result is the new shipping's id."""
 
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> str:
+    def apply(order: Order, meta: Meta, ctx: Context) -> str:
         order_rules.check_editable(Area.CART, order_rules.status_of(order))
         if len(order["shippings"]) >= MAX_SHIPPINGS:
             raise LimitExceeded(
@@ -80,7 +80,7 @@ def add_shipping(body: dict[str, Any]) -> Apply[str]:
     return apply
 
 
-def _price_changed(old: Any, new: Any) -> bool:
+def _price_changed(old: Price | None, new: Price | None) -> bool:
     return any(
         order_rules.price_component(old, key) != order_rules.price_component(new, key)
         or ((old or {}).get(key) is None) != ((new or {}).get(key) is None)
@@ -89,7 +89,7 @@ def _price_changed(old: Any, new: Any) -> bool:
 
 
 def put_shipping(shipping_id: str, body: dict[str, Any]) -> Apply[None]:
-    def apply(order: dict[str, Any], meta: dict[str, Any], ctx: Context) -> None:
+    def apply(order: Order, meta: Meta, ctx: Context) -> None:
         index = shipping_index(order, shipping_id)
         status = order_rules.status_of(order)
         order_rules.check_editable(Area.POST_PAYMENT, status)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +10,7 @@ from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
 from kassa.openapi import body_doc, responses_doc
+from kassa.orders.document import Order, Shipping
 from kassa.orders.routes import read_part
 from kassa.shippings import mutations
 from kassa.shippings.schemas import ShippingIn
@@ -23,8 +22,8 @@ router = APIRouter(
 JSON = {"Content-Type": "application/json"}
 
 
-def _find(order: dict[str, Any], shipping_id: str) -> dict[str, Any]:
-    shipping: dict[str, Any] = order["shippings"][mutations.shipping_index(order, shipping_id)]
+def _find(order: Order, shipping_id: str) -> Shipping:
+    shipping: Shipping = order["shippings"][mutations.shipping_index(order, shipping_id)]
     return shipping
 
 
@@ -47,7 +46,7 @@ async def create_shipping(order_id: str, request: Request) -> Response:
         body = validate(ShippingIn, call.body).wire()
         prefix = call.app.settings.path_prefix
 
-        def respond(version: int, order: dict[str, Any], shipping_id: str) -> Outcome:
+        def respond(version: int, order: Order, shipping_id: str) -> Outcome:
             location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{shipping_id}"
             return Outcome(201, jsonutil.dumps({"id": shipping_id}), {**JSON, "Location": location})
 
@@ -76,7 +75,7 @@ async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Res
     async def handler(call: Call) -> Outcome:
         body = validate(ShippingIn, call.body).wire()
 
-        def respond(version: int, order: dict[str, Any], result: None) -> Outcome:
+        def respond(version: int, order: Order, result: None) -> Outcome:
             return http.json_outcome(_find(order, shipping_id), version)
 
         change = Change(order_id, mutations.put_shipping(shipping_id, body), respond)

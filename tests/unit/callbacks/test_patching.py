@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from kassa.callbacks.hooks import candidates, rank
 from kassa.callbacks.patching import InvalidPatch, apply_hook_patch
 from kassa.orders import rules
+from kassa.orders.document import Meta, Order
 
 
-def order(**body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def order(**body: Any) -> tuple[Order, Meta]:
     doc, computed = rules.new_order(
         body, order_id="o_x", merchant="m", channel="c", created="2026-01-01T00:00:00.000Z"
     )
@@ -32,7 +33,7 @@ ITEM = {
 }
 
 
-def with_payment(doc: dict[str, Any], state: str = "intent") -> dict[str, Any]:
+def with_payment(doc: Order, state: str = "intent") -> Order:
     doc = copy.deepcopy(doc)
     doc["payments"].append(
         {
@@ -64,6 +65,7 @@ def test_rank() -> None:
 
 
 def test_candidates_sorted_and_filtered() -> None:
+    # only the fields the hooks' rules read
     stored = {
         "reference": "a",
         "cart": {"items": []},
@@ -75,9 +77,10 @@ def test_candidates_sorted_and_filtered() -> None:
         ],
     }
     proposal = {**stored, "reference": "b", "cart": {"items": [1]}}
-    found = [h["id"] for h in candidates(stored, proposal, None, set())]
+    before, after = cast(Order, stored), cast(Order, proposal)
+    found = [h["id"] for h in candidates(before, after, None, set())]
     assert found == ["h3", "h2", "h1"]
-    assert [h["id"] for h in candidates(stored, proposal, "x", {"h3"})] == ["h1"]
+    assert [h["id"] for h in candidates(before, after, "x", {"h3"})] == ["h1"]
 
 
 @pytest.mark.parametrize(

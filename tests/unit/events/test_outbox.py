@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from kassa.events.outbox import firing
+from kassa.orders.document import Order
 
 
 def test_firing_respects_scope_and_schema() -> None:
@@ -18,4 +21,4 @@ def test_firing_respects_scope_and_schema() -> None:
             {"id": "5", "scope": "/state", "schema": {"type": "object", "format": "email"}},
         ],
     }
-    assert [n["id"] for n in firing(before, after)] == ["1", "3", "5"]
+    assert [n["id"] for n in firing(cast(Order, before), cast(Order, after))] == ["1", "3", "5"]

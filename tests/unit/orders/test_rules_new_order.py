@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -182,7 +183,8 @@ def test_new_order_limits(name: str, entry: dict[str, Any] | None, limit: int) -
     order, _ = rules.new_order(
         {name: entries(limit)}, order_id="o_" + "f" * 26, merchant="m", channel="c", created=CREATED
     )
-    assert len(order[name]) == limit
+    by_name: Mapping[str, Any] = order
+    assert len(by_name[name]) == limit
     with pytest.raises(LimitExceeded):
         rules.new_order(
             {name: entries(limit + 1)},

@@ -8,6 +8,7 @@ typo in either one shows up as a failing test.
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from kassa.errors import InvalidStateTransition, OrderNotEditable
 from kassa.orders import rules
+from kassa.orders.document import Order
 from kassa.orders.rules import Area, Move
 from kassa.schemas_common import OrderStatus
 
@@ -161,4 +163,4 @@ def test_nothing_but_reads_in_removed() -> None:
 
 
 def test_status_of_reads_current_status() -> None:
-    assert rules.status_of({"state": {"currentStatus": "accepted"}}) is S.accepted
+    assert rules.status_of(cast(Order, {"state": {"currentStatus": "accepted"}})) is S.accepted

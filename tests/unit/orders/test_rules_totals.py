@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from kassa.errors import InvalidRequest, LimitExceeded
 from kassa.orders import rules
+from kassa.orders.document import Cart, Order
 from tests.support.order_rules import CI_ID, price
 
 # --- totals, §3.4 -------------------------------------------------------------------------------
@@ -31,7 +32,7 @@ def test_totals_worked_example() -> None:
             {"id": "s2", "state": "removed", "total": price(99, Decimal("79.2"))},
         ],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(Decimal("12.5"), Decimal(10))
     assert order["total"] == price(Decimal(20), Decimal(16))
     for value in [*order["cart"]["total"].values(), *order["total"].values()]:
@@ -41,7 +42,7 @@ def test_totals_worked_example() -> None:
 
 def test_totals_empty_cart_is_zero() -> None:
     order: dict[str, Any] = {"cart": {"items": []}, "shippings": []}
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(0, 0)
     assert order["total"] == price(0, 0)
     assert set(order["total"]) == {"includingVat", "excludingVat"}
@@ -55,7 +56,7 @@ def test_totals_client_component_kept_computed_one_filled() -> None:
         },
         "shippings": [{"total": price(1, 1)}],
     }
-    rules.compute_totals(order, ["excludingVat"])
+    rules.compute_totals(cast(Order, order), ["excludingVat"])
     # the client's value is kept as given, never checked against the items
     assert order["cart"]["total"] == price(Decimal("100.5"), 12)
     assert order["total"] == price(Decimal("101.5"), 13)
@@ -65,7 +66,7 @@ def test_totals_computed_component_is_recomputed_even_if_present() -> None:
     order: dict[str, Any] = {
         "cart": {"items": [{"total": price(3, 2)}], "total": price(999, 888)},
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(3, 2)
     assert order["total"] == price(3, 2)
 
@@ -74,7 +75,7 @@ def test_totals_client_supplied_both_components() -> None:
     order: dict[str, Any] = {
         "cart": {"items": [{"total": price(3, 2)}], "total": price(Decimal("7.25"), 0)},
     }
-    rules.compute_totals(order, [])
+    rules.compute_totals(cast(Order, order), [])
     assert order["cart"]["total"] == price(Decimal("7.25"), 0)
     assert order["total"] == price(Decimal("7.25"), 0)
 
@@ -92,7 +93,7 @@ def test_totals_bundle_children_not_summed() -> None:
             ]
         },
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(51, 41)
 
 
@@ -101,14 +102,14 @@ def test_totals_absent_components_count_as_zero() -> None:
         "cart": {"items": [{"total": {"includingVat": 5}}, {"name": "no total"}]},
         "shippings": [{"total": {"excludingVat": 2}}, {"state": "intent"}],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["cart"]["total"] == price(5, 0)
     assert order["total"] == price(5, 2)
 
 
 def test_totals_client_order_total_ignored() -> None:
     order: dict[str, Any] = {"cart": {"items": [{"total": price(1, 1)}]}, "total": price(7, 7)}
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     assert order["total"] == price(1, 1)
 
 
@@ -142,7 +143,7 @@ def test_totals_are_exact_decimal_sums(
         "cart": {"items": [{"total": dict(p)} for p in items]},
         "shippings": [{"total": dict(p), "state": state} for p, state in shippings],
     }
-    rules.compute_totals(order, ["includingVat", "excludingVat"])
+    rules.compute_totals(cast(Order, order), ["includingVat", "excludingVat"])
     for key in ("includingVat", "excludingVat"):
         item_sum = sum((Decimal(p[key]) for p in items), Decimal(0))
         ship_sum = sum(
@@ -184,7 +185,7 @@ def test_assign_item_ids_at_every_level_and_keeps_sent_ids() -> None:
             {"id": None, "name": "null id counts as absent"},
         ]
     }
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     flat = all_items(cart["items"])
     assert len(flat) == 8
     ids = [item["id"] for item in flat]
@@ -201,10 +202,10 @@ def test_assign_item_ids_at_every_level_and_keeps_sent_ids() -> None:
 
 def test_assign_item_ids_is_stable_on_resend() -> None:
     cart: dict[str, Any] = {"items": [{"name": "a"}, {"name": "b", "items": [{"name": "c"}]}]}
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     first = [item["id"] for item in all_items(cart["items"])]
     again = copy.deepcopy(cart)
-    rules.assign_item_ids(again)
+    rules.assign_item_ids(cast(Cart, again))
     assert [item["id"] for item in all_items(again["items"])] == first
 
 
@@ -221,21 +222,21 @@ def test_assign_item_ids_is_stable_on_resend() -> None:
 )
 def test_assign_item_ids_rejects_duplicates(items: list[dict[str, Any]]) -> None:
     with pytest.raises(InvalidRequest) as info:
-        rules.assign_item_ids({"items": items})
+        rules.assign_item_ids(cast(Cart, {"items": items}))
     assert info.value.code == "invalid-request"
     assert info.value.status == 400
 
 
 def test_assign_item_ids_limit_counts_all_levels() -> None:
     ok: dict[str, Any] = {"items": [{"items": [{} for _ in range(9)]} for _ in range(100)]}
-    rules.assign_item_ids(ok)  # exactly 1000 items
+    rules.assign_item_ids(cast(Cart, ok))  # exactly 1000 items
     assert all(CI_ID.match(item["id"]) for item in all_items(ok["items"]))
 
     too_many: dict[str, Any] = {
         "items": [{"items": [{} for _ in range(9)]} for _ in range(100)] + [{}]
     }
     with pytest.raises(LimitExceeded) as info:
-        rules.assign_item_ids(too_many)
+        rules.assign_item_ids(cast(Cart, too_many))
     assert info.value.code == "limit-exceeded"
     assert info.value.status == 400
 
@@ -247,10 +248,10 @@ def test_assign_item_ids_limit_flat() -> None:
 
 def test_assign_item_ids_empty_and_absent() -> None:
     empty: dict[str, Any] = {"items": []}
-    rules.assign_item_ids(empty)
+    rules.assign_item_ids(cast(Cart, empty))
     assert empty == {"items": []}
     absent: dict[str, Any] = {}
-    rules.assign_item_ids(absent)
+    rules.assign_item_ids(cast(Cart, absent))
     assert "items" not in absent or absent["items"] in ([], None)
 
 
@@ -266,7 +267,7 @@ def test_assign_item_ids_empty_and_absent() -> None:
 @settings(max_examples=100, deadline=None)
 def test_assign_item_ids_property(items: list[dict[str, Any]]) -> None:
     cart: dict[str, Any] = {"items": items}
-    rules.assign_item_ids(cart)
+    rules.assign_item_ids(cast(Cart, cart))
     flat = all_items(cart["items"])
     ids = [item["id"] for item in flat]
     assert all(CI_ID.match(i) for i in ids)

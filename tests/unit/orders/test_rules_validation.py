@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from kassa.orders import rules
+from kassa.orders.document import Order
 from tests.support.order_rules import price
 
 
@@ -16,7 +17,7 @@ def test_builtin_validation_passes_for_covered_order() -> None:
         "payments": [{"amount": Decimal("10.5"), "state": "intent"}],
         "consents": [{"id": "terms", "required": True, "checked": True}],
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_all_failures_in_spec_order() -> None:
@@ -30,7 +31,7 @@ def test_builtin_validation_all_failures_in_spec_order() -> None:
             {"id": "privacy", "required": True},
         ],
     }
-    errors = rules.builtin_validation(order)
+    errors = rules.builtin_validation(cast(Order, order))
     assert [e["code"] for e in errors] == [
         "cart-empty",
         "payment-amount-mismatch",
@@ -49,9 +50,9 @@ def test_builtin_validation_payment_missing_when_only_removed() -> None:
         "total": price(10, 8),
         "payments": [{"amount": 10, "state": "removed"}],
     }
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["payment-missing"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["payment-missing"]
     order["payments"] = []
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["payment-missing"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["payment-missing"]
 
 
 def test_builtin_validation_zero_total_needs_no_payment() -> None:
@@ -60,7 +61,7 @@ def test_builtin_validation_zero_total_needs_no_payment() -> None:
         "total": price(0, 0),
         "payments": [{"amount": 99, "state": "intent"}],  # not compared when total is 0
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_declined_payment_counts() -> None:
@@ -72,7 +73,7 @@ def test_builtin_validation_declined_payment_counts() -> None:
             {"amount": Decimal("5.50"), "state": "intent"},
         ],
     }
-    assert rules.builtin_validation(order) == []
+    assert rules.builtin_validation(cast(Order, order)) == []
 
 
 def test_builtin_validation_consent_checked_must_be_true() -> None:
@@ -81,4 +82,4 @@ def test_builtin_validation_consent_checked_must_be_true() -> None:
         "total": price(0, 0),
         "consents": [{"id": "c1", "required": True, "checked": "yes"}],
     }
-    assert [e["code"] for e in rules.builtin_validation(order)] == ["consent-required"]
+    assert [e["code"] for e in rules.builtin_validation(cast(Order, order))] == ["consent-required"]

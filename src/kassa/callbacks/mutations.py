@@ -5,29 +5,23 @@ from __future__ import annotations
 from typing import Any, cast
 
 from kassa import ids
+from kassa.callbacks.kinds import BY_COLLECTION
 from kassa.errors import LimitExceeded, NotFound, field_error
 from kassa.orders import rules
 from kassa.orders.document import Meta, Order
 from kassa.orders.model import Apply, Context
 from kassa.orders.rules import Area
 
-# the list each kind lives in, and the code of its 404
-KINDS = {
-    "hooks": "hook-not-found",
-    "notifications": "notification-not-found",
-    "validations": "validation-not-found",
-}
-_NAMES = {"hooks": "Hook", "notifications": "Notification", "validations": "Validation"}
-
 
 class CallbackNotFound(NotFound):
     def __init__(self, kind: str, callback_id: str) -> None:
-        super().__init__(f"{_NAMES[kind]} with id:{callback_id} not found.")
-        self.code = KINDS[kind]
+        registered = BY_COLLECTION[kind]  # ``kind`` is the order array the callback lives in
+        super().__init__(f"{registered.title} with id:{callback_id} not found.")
+        self.code = registered.not_found or "not-found"
 
 
 def _registrations(order: Order, kind: str) -> list[dict[str, Any]]:
-    """``order[kind]``: the registrations of the kind named at run time (a key of ``KINDS``)."""
+    """``order[kind]``: the registrations of a kind named at run time (``BY_COLLECTION``)."""
     # hooks, notifications and validations alike: JSON objects with an ``id`` (api §3.14-3.16)
     by_kind = cast("dict[str, list[dict[str, Any]]]", order)
     return by_kind[kind]

@@ -17,6 +17,7 @@ import jsonpointer
 from pydantic import TypeAdapter, ValidationError
 
 from kassa.callbacks.changes import segments
+from kassa.callbacks.kinds import BY_COLLECTION
 from kassa.errors import KassaError
 from kassa.orders import document as doc
 from kassa.orders import mutations, rules
@@ -43,9 +44,7 @@ _FORBIDDEN_TOP = {
     "culture",
     "currency",
     "country",
-    "hooks",
-    "notifications",
-    "validations",
+    *BY_COLLECTION,  # a hook never changes the order's callbacks: hooks, notifications, ...
 }
 _READ_ONLY = {"id", "orderId", "merchant", "channel"}
 _EDITABLE_TOP = {"reference", "attributes", "customer", "cart", "consents", "payments", "shippings"}

@@ -329,10 +329,11 @@ async def test_openapi_documents_the_events_operations(env: Env) -> None:
     assert names >= {"order_id", "orderId", "adapter_id", "adapterId", "reference", "channel"}
     assert names >= {"status", "offset", "limit"}
     schemas = document["components"]["schemas"]
-    assert {"Event", "EventAttempt", "EventPaginationSet"} <= set(schemas)
-    assert {"nextAttemptAt", "attemptCount", "payload", "attempts"} <= set(
-        schemas["Event"]["properties"]
-    )
+    assert {"Event", "EventDetail", "EventAttempt", "EventPaginationSet"} <= set(schemas)
+    assert {"nextAttemptAt", "attemptCount"} <= set(schemas["Event"]["properties"])
+    # only GetEvent answers with the payload and the attempts (api §3.32)
+    assert {"payload", "attempts"}.isdisjoint(schemas["Event"]["properties"])
+    assert {"payload", "attempts"} <= set(schemas["EventDetail"]["required"])
 
 
 async def test_every_events_filter_has_an_index(db: Database) -> None:

@@ -19,7 +19,7 @@ from kassa.events import repository
 from kassa.events.repository import EventFilter
 from kassa.http import Call
 from kassa.idempotency import Outcome
-from kassa.openapi import responses_doc
+from kassa.operations import route
 
 router = APIRouter(prefix="/api/v1/events", tags=["Events"])
 
@@ -50,47 +50,7 @@ def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> Event
     )
 
 
-def _query_doc() -> dict[str, Any]:
-    def param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "schema": schema,
-            "description": description,
-        }
-
-    text = {"type": "string"}
-    return {
-        "parameters": [
-            param("order_id", text, "Events of this order (alias orderId)"),
-            param("orderId", text, "Alias of order_id"),
-            param("adapter_id", text, "The notification's adapterId (alias adapterId)"),
-            param("adapterId", text, "Alias of adapter_id"),
-            param("reference", text, "The notification's reference"),
-            param("channel", text, "Channel of the order"),
-            param(
-                "status",
-                {"type": "array", "items": {"type": "string", "enum": list(STATUSES)}},
-                "Event status (repeatable)",
-            ),
-            param("offset", {"type": "integer", "minimum": 0, "default": 0}, "Events skipped"),
-            param(
-                "limit",
-                {"type": "integer", "minimum": 1, "default": 10},
-                "Page size (values above 100 are served as 100)",
-            ),
-        ]
-    }
-
-
-@router.get(
-    "",
-    operation_id="GetEvents",
-    summary="List notification events",
-    responses=responses_doc(200, "EventPaginationSet"),
-    openapi_extra=_query_doc(),
-)
+@router.get("", **route("GetEvents"))
 async def list_events(request: Request) -> Response:
     call = await http.start_read(request, "GetEvents", channel_required=False)
     principal = call.principal
@@ -100,12 +60,7 @@ async def list_events(request: Request) -> Response:
     return http.json_response({"data": data, "pagination": pagination})
 
 
-@router.get(
-    "/{event_id}",
-    operation_id="GetEvent",
-    summary="Get one event with its payload and attempts",
-    responses=responses_doc(200, "Event"),
-)
+@router.get("/{event_id}", **route("GetEvent"))
 async def get_event(event_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetEvent", channel_required=False)
     merchant, channels = call.principal.merchant, call.principal.key_channels
@@ -117,13 +72,7 @@ async def get_event(event_id: str, request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post(
-    "/{event_id}/retry",
-    operation_id="RetryEvent",
-    summary="Schedule a manual delivery attempt (replay a finished event)",
-    status_code=202,
-    responses=responses_doc(202, "Event"),
-)
+@router.post("/{event_id}/retry", **route("RetryEvent"))
 async def retry_event(event_id: str, request: Request) -> Response:
     call = await http.start(request, "RetryEvent", write=True, channel_required=False)
 

@@ -147,6 +147,8 @@ async def test_pagination(env: Env) -> None:
     assert beyond["pagination"] == {"offset": 50, "limit": 10, "size": 0, "totalSize": 12}
     capped = await listing(env.client, limit=1000)
     assert capped["pagination"]["limit"] == 100
+    huge = await listing(env.client, limit=10**20)  # api §1.12: served as 100, not refused
+    assert huge["pagination"] == {"offset": 0, "limit": 100, "size": 12, "totalSize": 12}
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ ORDER_QUERY = (
     _OFFSET,
     _q(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": _MAX_INT, "default": 20},
+        {"type": "integer", "minimum": 1, "default": 20},
         "Page size; values above 100 are served as 100",
     ),
     _q(
@@ -146,7 +146,7 @@ EVENT_QUERY = (
     _OFFSET,
     _q(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": _MAX_INT, "default": 10},
+        {"type": "integer", "minimum": 1, "default": 10},
         "Page size; values above 100 are served as 100",
     ),
 )

@@ -41,7 +41,7 @@ def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> Event
         merchant=merchant,
         key_channels=key_channels,
         offset=qp.integer(params, "offset", 0, 0),
-        limit=min(qp.integer(params, "limit", 10, 1), qp.MAX_LIMIT),
+        limit=qp.integer(params, "limit", 10, 1, served_at_most=qp.MAX_LIMIT),
         order_id=qp.one(params, "order_id", "orderId"),
         adapter_id=qp.one(params, "adapter_id", "adapterId"),
         reference=qp.one(params, "reference"),

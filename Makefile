@@ -17,7 +17,7 @@ export KASSA_HOST KASSA_PORT
 
 LINT_PATHS := src tests bench tools
 
-.PHONY: venv run test check fmt bench bench-hooks bench-notifications clean
+.PHONY: venv run test check fmt fuzz bench bench-hooks bench-notifications clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,12 @@ check: venv
 fmt: venv
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+# schemathesis against a live `kassa serve` over /openapi.json, every phase, about 3 minutes;
+# fails on any finding. FUZZ_ARGS go to `schemathesis run`, e.g. FUZZ_ARGS="--seed 1".
+FUZZ_ARGS ?=
+fuzz: venv
+	VENV=$(VENV) bash scripts/fuzz.sh $(FUZZ_ARGS)
 
 bench: venv
 	bash bench/run.sh

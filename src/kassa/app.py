@@ -30,7 +30,8 @@ from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_erro
 from kassa.events.routes import router as events_router
 from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of
-from kassa.openapi import build_openapi, responses_doc
+from kassa.openapi import build_openapi
+from kassa.operations import route
 from kassa.orders.routes import router as orders_router
 from kassa.payments.routes import router as payments_router
 from kassa.shippings.routes import router as shippings_router
@@ -140,29 +141,15 @@ def _ops_routes(app: FastAPI, prefix: str) -> None:
     bases = [""] if not prefix else ["", prefix]
     for base in bases:
         include = base == (prefix or "")
-        app.add_api_route(
-            base + "/health/live",
-            live,
-            methods=["GET"],
-            operation_id="HealthLive" if include else None,
-            include_in_schema=include,
-            responses=responses_doc(200, "HealthStatus"),
-        )
-        app.add_api_route(
-            base + "/health/ready",
-            ready,
-            methods=["GET"],
-            operation_id="HealthReady" if include else None,
-            include_in_schema=include,
-            responses=responses_doc(200, "HealthStatus"),
-        )
-        app.add_api_route(
-            base + "/metrics",
-            metrics,
-            methods=["GET"],
-            operation_id="Metrics" if include else None,
-            include_in_schema=include,
-        )
+        for path, endpoint, operation in (
+            ("/health/live", live, "HealthLive"),
+            ("/health/ready", ready, "HealthReady"),
+            ("/metrics", metrics, "Metrics"),
+        ):
+            kwargs = route(operation, include_in_schema=include)
+            if not include:  # the unprefixed copy: served, not documented, no duplicate id
+                kwargs["operation_id"] = None
+            app.add_api_route(base + path, endpoint, methods=["GET"], **kwargs)
 
 
 async def _purge_loop(state: AppState) -> None:

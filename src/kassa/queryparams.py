@@ -34,7 +34,10 @@ def one(params: QueryParams, *names: str) -> str | None:
     return found[-1] if found else None
 
 
-def integer(params: QueryParams, name: str, default: int, minimum: int) -> int:
+def integer(
+    params: QueryParams, name: str, default: int, minimum: int, *, served_at_most: int | None = None
+) -> int:
+    """An integer parameter; above ``served_at_most`` it is served as that value (``limit``)."""
     raw = one(params, name)
     if raw is None:
         return default
@@ -44,6 +47,8 @@ def integer(params: QueryParams, name: str, default: int, minimum: int) -> int:
         raise bad(name, "must be an integer") from None
     if value < minimum:
         raise bad(name, f"must be at least {minimum}")
+    if served_at_most is not None:
+        return min(value, served_at_most)
     if value > MAX_INT:
         raise bad(name, f"must be at most {MAX_INT}")
     return value

@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -35,10 +36,34 @@ MAX_ATTRIBUTE_KEY = 256
 MAX_ATTRIBUTE_STRING = 65536
 
 
+def null_means_absent(schema: dict[str, Any]) -> None:
+    """The JSON Schema side of ``_null_is_absent``: an optional property also accepts ``null``."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name in required or _allows_null(prop):
+            continue
+        default = prop.pop("default", None)
+        description = prop.pop("description", None)
+        nullable: dict[str, Any] = {"anyOf": [dict(prop), {"type": "null"}]}
+        if description is not None:
+            nullable["description"] = description
+        if default is not None:
+            nullable["default"] = default
+        prop.clear()
+        prop.update(nullable)
+
+
+def _allows_null(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "null" or any(
+        branch.get("type") == "null" for branch in prop.get("anyOf", ())
+    )
+
+
 class WireModel(BaseModel):
     """Base of every request/response schema: camelCase on the wire, unknown fields ignored."""
 
     model_config = ConfigDict(
+        json_schema_extra=null_means_absent,
         strict=True,
         extra="ignore",
         alias_generator=to_camel,
@@ -129,15 +154,90 @@ def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Number = Annotated[Decimal, BeforeValidator(_number)]
-Price = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_price)]
-Money = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_non_negative_money)]
-Count = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=1_000_000_000)]
-VatRate = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_vat_rate)]
+# The JSON Schema of each type states exactly what its validators accept (the document is
+# generated from these models, and `make fuzz` holds the server to it).
+_PRICE_STEP = Decimal(1).scaleb(-money.PRICE_MAX_FRACTION_DIGITS)
+Number = Annotated[Decimal, BeforeValidator(_number), WithJsonSchema({"type": "number"})]
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_number),
+    AfterValidator(_price),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": int(money.PRICE_LIMIT),
+            "multipleOf": float(_PRICE_STEP),
+            "description": "Major currency units; at most 6 fractional digits.",
+        }
+    ),
+]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_number),
+    AfterValidator(_non_negative_money),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "description": "Major currency units; must fit the minor unit of the currency "
+            "(e.g. 2 decimals for SEK), checked against the order.",
+        }
+    ),
+]
+Count = Annotated[
+    int,
+    BeforeValidator(_integer),
+    Field(ge=0, le=1_000_000_000),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+]
+VatRate = Annotated[
+    Decimal,
+    BeforeValidator(_number),
+    AfterValidator(_vat_rate),
+    WithJsonSchema(
+        {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": float(_PRICE_STEP)}
+    ),
+]
 Text = Annotated[str, Field(max_length=MAX_STRING)]
 Url = Annotated[str, Field(min_length=1, max_length=MAX_URL)]
-DateTime = Annotated[str, Field(max_length=64), AfterValidator(_rfc3339)]
-Attributes = Annotated[dict[str, Any], AfterValidator(_check_attributes)]
+DateTime = Annotated[
+    str,
+    Field(max_length=64),
+    AfterValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64}),
+]
+# Attribute values nest; their schema is the component ``AttributeValue``. pydantic resolves
+# every "$ref" it meets, so the reference is written as a marker that ``kassa.openapi`` turns
+# into "$ref" when it builds the document.
+SCHEMA_REF = "x-kassa-ref"
+ATTRIBUTE_VALUE_REF = {SCHEMA_REF: "AttributeValue"}
+ATTRIBUTE_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value; object keys at most 256 and strings at most 65,536 "
+    "characters, at every depth.",
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_ATTRIBUTE_STRING},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": ATTRIBUTE_VALUE_REF},
+        {
+            "type": "object",
+            "propertyNames": {"maxLength": MAX_ATTRIBUTE_KEY},
+            "additionalProperties": ATTRIBUTE_VALUE_REF,
+        },
+    ],
+}
+Attributes = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_attributes),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "Custom data: every key and JSON value is stored as sent.",
+            "propertyNames": {"maxLength": MAX_ATTRIBUTE_KEY},
+            "additionalProperties": ATTRIBUTE_VALUE_REF,
+        }
+    ),
+]
 Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
 Culture = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z]{2})*$", max_length=64)]
@@ -231,7 +331,19 @@ def _pointer(value: str) -> str:
     return value
 
 
-Pointer = Annotated[str, AfterValidator(_pointer)]
+Pointer = Annotated[
+    str,
+    AfterValidator(_pointer),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "JSON Pointer into the order (semantics §5.1), not below an array.",
+            "maxLength": 256,
+            "pattern": r"^(/([^/~]|~[01])+)+$",
+            "not": {"pattern": "^/(" + "|".join(p[1:] for p in _ARRAY_PATHS) + ")/"},
+        }
+    ),
+]
 
 
 class PaymentState(StrEnum):

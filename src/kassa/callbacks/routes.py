@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +10,7 @@ from kassa import http, jsonutil, unit_of_work
 from kassa.callbacks import mutations
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
-from kassa.openapi import body_doc, responses_doc
+from kassa.operations import route
 from kassa.orders.document import Order
 from kassa.orders.model import Apply
 from kassa.orders.routes import write_empty
@@ -24,14 +22,8 @@ router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}", tags=["Checkout"
 JSON = {"Content-Type": "application/json"}
 
 
-def _create(path: str, kind: str, model: type[WireModel], operation: str, schema: str) -> None:
-    @router.post(
-        path,
-        operation_id=operation,
-        openapi_extra=body_doc(schema),
-        responses=responses_doc(200, "CreateResponse"),
-        name=operation,
-    )
+def _create(path: str, kind: str, model: type[WireModel], operation: str) -> None:
+    @router.post(path, **route(operation, name=operation))
     async def create(order_id: str, request: Request) -> Response:
         call = await http.start(request, operation, body=True, write=True)
 
@@ -47,20 +39,8 @@ def _create(path: str, kind: str, model: type[WireModel], operation: str, schema
         return await http.run(call, handler)
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {
-        "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
-    }
-
-
 def _delete(kind: str, param: str, operation: str) -> None:
-    @router.delete(
-        f"/{kind}/{{{param}}}",
-        operation_id=operation,
-        openapi_extra=_path_param(param),
-        responses=responses_doc(200, None),
-        name=operation,
-    )
+    @router.delete(f"/{kind}/{{{param}}}", **route(operation, name=operation))
     async def delete(order_id: str, request: Request) -> Response:
         callback_id = request.path_params[param]
         return await write_empty(
@@ -68,26 +48,15 @@ def _delete(kind: str, param: str, operation: str) -> None:
         )
 
 
-_create("/hooks", "hooks", Hook, "CreateCheckoutOrderHook", "Hook")
+_create("/hooks", "hooks", Hook, "CreateCheckoutOrderHook")
 _delete("hooks", "hook_id", "DeleteCheckoutOrderHook")
-_create(
-    "/notifications",
-    "notifications",
-    Notification,
-    "CreateCheckoutOrderNotification",
-    "Notification",
-)
+_create("/notifications", "notifications", Notification, "CreateCheckoutOrderNotification")
 _delete("notifications", "notification_id", "DeleteCheckoutOrderNotification")
-_create("/validations", "validations", Validation, "CreateCheckoutOrderValidation", "Validation")
+_create("/validations", "validations", Validation, "CreateCheckoutOrderValidation")
 _delete("validations", "validation_id", "RemoveCheckoutOrderValidation")
 
 
-@router.put(
-    "/validations/{validation_id}",
-    operation_id="UpdateCheckoutOrderValidation",
-    openapi_extra=body_doc("Validation"),
-    responses=responses_doc(200, None),
-)
+@router.put("/validations/{validation_id}", **route("UpdateCheckoutOrderValidation"))
 async def put_validation(order_id: str, validation_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         entry = validate(Validation, call.body).wire()

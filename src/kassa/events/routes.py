@@ -16,7 +16,7 @@ from kassa.events import service
 from kassa.events.service import EventFilter
 from kassa.http import Call
 from kassa.idempotency import Outcome
-from kassa.openapi import responses_doc
+from kassa.operations import route
 from kassa.unit_of_work import RetryEvent
 
 router = APIRouter(prefix="/api/v1/events", tags=["Events"])
@@ -39,7 +39,7 @@ def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> Event
         merchant=merchant,
         key_channels=key_channels,
         offset=qp.integer(params, "offset", 0, 0),
-        limit=min(qp.integer(params, "limit", 10, 1), qp.MAX_LIMIT),
+        limit=qp.integer(params, "limit", 10, 1, served_at_most=qp.MAX_LIMIT),
         order_id=qp.one(params, "order_id", "orderId"),
         adapter_id=qp.one(params, "adapter_id", "adapterId"),
         reference=qp.one(params, "reference"),
@@ -48,47 +48,7 @@ def parse_filter(params: QueryParams, merchant: str, key_channels: Any) -> Event
     )
 
 
-def _query_doc() -> dict[str, Any]:
-    def param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "schema": schema,
-            "description": description,
-        }
-
-    text = {"type": "string"}
-    return {
-        "parameters": [
-            param("order_id", text, "Events of this order (alias orderId)"),
-            param("orderId", text, "Alias of order_id"),
-            param("adapter_id", text, "The notification's adapterId (alias adapterId)"),
-            param("adapterId", text, "Alias of adapter_id"),
-            param("reference", text, "The notification's reference"),
-            param("channel", text, "Channel of the order"),
-            param(
-                "status",
-                {"type": "array", "items": {"type": "string", "enum": list(STATUSES)}},
-                "Event status (repeatable)",
-            ),
-            param("offset", {"type": "integer", "minimum": 0, "default": 0}, "Events skipped"),
-            param(
-                "limit",
-                {"type": "integer", "minimum": 1, "default": 10},
-                "Page size (values above 100 are served as 100)",
-            ),
-        ]
-    }
-
-
-@router.get(
-    "",
-    operation_id="GetEvents",
-    summary="List notification events",
-    responses=responses_doc(200, "EventPaginationSet"),
-    openapi_extra=_query_doc(),
-)
+@router.get("", **route("GetEvents"))
 async def list_events(request: Request) -> Response:
     call = await http.start_read(request, "GetEvents", channel_required=False)
     principal = call.principal
@@ -98,24 +58,13 @@ async def list_events(request: Request) -> Response:
     return http.json_response({"data": data, "pagination": pagination})
 
 
-@router.get(
-    "/{event_id}",
-    operation_id="GetEvent",
-    summary="Get one event with its payload and attempts",
-    responses=responses_doc(200, "Event"),
-)
+@router.get("/{event_id}", **route("GetEvent"))
 async def get_event(event_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetEvent", channel_required=False)
     return Response(await service.get_event(call, event_id), media_type="application/json")
 
 
-@router.post(
-    "/{event_id}/retry",
-    operation_id="RetryEvent",
-    summary="Schedule a manual delivery attempt (replay a finished event)",
-    status_code=202,
-    responses=responses_doc(202, "Event"),
-)
+@router.post("/{event_id}/retry", **route("RetryEvent"))
 async def retry_event(event_id: str, request: Request) -> Response:
     call = await http.start(request, "RetryEvent", write=True, channel_required=False)
 

@@ -54,7 +54,7 @@ def parse_filter(params: QueryParams, merchant: str, channel: str) -> OrderFilte
         merchant=merchant,
         channel=channel,
         offset=qp.integer(params, "offset", 0, 0),
-        limit=min(qp.integer(params, "limit", 20, 1), qp.MAX_LIMIT),
+        limit=qp.integer(params, "limit", 20, 1, served_at_most=qp.MAX_LIMIT),
         search=search,
         payment_id=qp.one(params, "payment_id"),
         reference=qp.one(params, "reference"),

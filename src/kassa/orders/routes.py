@@ -15,7 +15,7 @@ from kassa.callbacks import validations as validation_calls
 from kassa.errors import InvalidRequest, field_error
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
-from kassa.openapi import body_doc, responses_doc
+from kassa.operations import ConsentChecks, route
 from kassa.orders import mutations, rules, service
 from kassa.orders.document import AddressKind, Order
 from kassa.orders.model import Apply
@@ -24,7 +24,6 @@ from kassa.orders.schemas import (
     Address,
     Cart,
     Consent,
-    ConsentCheck,
     ConsentChecked,
     OrderCreate,
     StateChange,
@@ -35,7 +34,7 @@ from kassa.unit_of_work import Change, NewOrder, Record, Remove
 router = APIRouter(prefix="/api/v0/checkout/orders", tags=["Checkout"])
 
 EMPTY = b""
-_consent_checks = TypeAdapter(list[ConsentCheck])
+_consent_checks = TypeAdapter(ConsentChecks)
 _attributes = TypeAdapter(Attributes)
 _reference = TypeAdapter(Text)
 
@@ -66,13 +65,7 @@ async def write_empty(
     return await http.run(call, handler)
 
 
-@router.post(
-    "",
-    operation_id="CreateCheckoutOrder",
-    status_code=201,
-    openapi_extra=body_doc("OrderCreate", required=False),
-    responses=responses_doc(201, "CreateResponse"),
-)
+@router.post("", **route("CreateCheckoutOrder"))
 async def create_order(request: Request) -> Response:
     call = await http.start(request, "CreateCheckoutOrder", body=True, write=True)
 
@@ -107,11 +100,7 @@ async def create_order(request: Request) -> Response:
     return await http.run(call, handler)
 
 
-@router.get(
-    "",
-    operation_id="GetCheckoutOrders",
-    responses=responses_doc(200, "OrderPaginationSet"),
-)
+@router.get("", **route("GetCheckoutOrders"))
 async def list_orders(request: Request) -> Response:
     call = await http.start_read(request, "GetCheckoutOrders")
     f = parse_filter(request.query_params, call.principal.merchant, call.principal.channel)
@@ -129,11 +118,7 @@ async def list_orders(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get(
-    "/{order_id}",
-    operation_id="GetCheckoutOrder",
-    responses=responses_doc(200, "Order"),
-)
+@router.get("/{order_id}", **route("GetCheckoutOrder"))
 async def get_order(order_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetCheckoutOrder")
     stored = await service.read(call, order_id)
@@ -142,12 +127,7 @@ async def get_order(order_id: str, request: Request) -> Response:
     )
 
 
-@router.delete(
-    "/{order_id}",
-    operation_id="DeleteCheckoutOrder",
-    status_code=204,
-    responses=responses_doc(204, None),
-)
+@router.delete("/{order_id}", **route("DeleteCheckoutOrder"))
 async def delete_order(order_id: str, request: Request) -> Response:
     call = await http.start(request, "DeleteCheckoutOrder", write=True)
 
@@ -157,12 +137,7 @@ async def delete_order(order_id: str, request: Request) -> Response:
     return await http.run(call, handler)
 
 
-@router.patch(
-    "/{order_id}/attributes",
-    operation_id="PatchCheckoutOrderAttributes",
-    openapi_extra=body_doc("Attributes"),
-    responses=responses_doc(200, None),
-)
+@router.patch("/{order_id}/attributes", **route("PatchCheckoutOrderAttributes"))
 async def patch_attributes(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         if not isinstance(call.body, dict):
@@ -174,12 +149,7 @@ async def patch_attributes(order_id: str, request: Request) -> Response:
     return await write_empty(request, "PatchCheckoutOrderAttributes", order_id, build)
 
 
-@router.put(
-    "/{order_id}/cart",
-    operation_id="UpdateCheckoutOrderCart",
-    openapi_extra=body_doc("Cart"),
-    responses=responses_doc(200, None),
-)
+@router.put("/{order_id}/cart", **route("UpdateCheckoutOrderCart"))
 async def put_cart(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         return mutations.put_cart(validate(Cart, call.body).wire())
@@ -187,12 +157,7 @@ async def put_cart(order_id: str, request: Request) -> Response:
     return await write_empty(request, "UpdateCheckoutOrderCart", order_id, build)
 
 
-@router.post(
-    "/{order_id}/consents",
-    operation_id="CreateCheckoutOrderConsent",
-    openapi_extra=body_doc("Consent"),
-    responses=responses_doc(200, None),
-)
+@router.post("/{order_id}/consents", **route("CreateCheckoutOrderConsent"))
 async def create_consent(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         return mutations.add_consent(validate(Consent, call.body).wire())
@@ -200,12 +165,7 @@ async def create_consent(order_id: str, request: Request) -> Response:
     return await write_empty(request, "CreateCheckoutOrderConsent", order_id, build)
 
 
-@router.patch(
-    "/{order_id}/consents",
-    operation_id="PatchCheckoutOrderConsents",
-    openapi_extra=body_doc("ConsentCheck", array=True),
-    responses=responses_doc(200, None),
-)
+@router.patch("/{order_id}/consents", **route("PatchCheckoutOrderConsents"))
 async def patch_consents(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         checks = validate_as(_consent_checks, call.body)
@@ -214,11 +174,7 @@ async def patch_consents(order_id: str, request: Request) -> Response:
     return await write_empty(request, "PatchCheckoutOrderConsents", order_id, build)
 
 
-@router.delete(
-    "/{order_id}/consents/{consent_id}",
-    operation_id="RemoveCheckoutOrderConsent",
-    responses=responses_doc(200, None),
-)
+@router.delete("/{order_id}/consents/{consent_id}", **route("RemoveCheckoutOrderConsent"))
 async def delete_consent(order_id: str, consent_id: str, request: Request) -> Response:
     return await write_empty(
         request,
@@ -228,12 +184,7 @@ async def delete_consent(order_id: str, consent_id: str, request: Request) -> Re
     )
 
 
-@router.patch(
-    "/{order_id}/consents/{consent_id}",
-    operation_id="PatchCheckoutOrderConsent",
-    openapi_extra=body_doc("ConsentChecked"),
-    responses=responses_doc(200, None),
-)
+@router.patch("/{order_id}/consents/{consent_id}", **route("PatchCheckoutOrderConsent"))
 async def patch_consent(order_id: str, consent_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         return mutations.patch_consent(consent_id, validate(ConsentChecked, call.body).checked)
@@ -242,13 +193,7 @@ async def patch_consent(order_id: str, consent_id: str, request: Request) -> Res
 
 
 def _address_route(kind: AddressKind, operation: str) -> None:
-    @router.put(
-        f"/{{order_id}}/customer/{kind}",
-        operation_id=operation,
-        openapi_extra=body_doc("Address"),
-        responses=responses_doc(200, None),
-        name=operation,
-    )
+    @router.put(f"/{{order_id}}/customer/{kind}", **route(operation, name=operation))
     async def put_address(order_id: str, request: Request) -> Response:
         def build(call: Call) -> Apply[None]:
             return mutations.put_address(kind, validate(Address, call.body).wire())
@@ -260,12 +205,7 @@ _address_route("billing", "UpdateCheckoutOrderCustomerBilling")
 _address_route("shipping", "UpdateCheckoutOrderCustomerShipping")
 
 
-@router.put(
-    "/{order_id}/reference",
-    operation_id="UpdateCheckoutOrderReference",
-    openapi_extra=body_doc("Reference"),
-    responses=responses_doc(200, None),
-)
+@router.put("/{order_id}/reference", **route("UpdateCheckoutOrderReference"))
 async def put_reference(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         if not isinstance(call.body, str):
@@ -277,12 +217,7 @@ async def put_reference(order_id: str, request: Request) -> Response:
     return await write_empty(request, "UpdateCheckoutOrderReference", order_id, build)
 
 
-@router.put(
-    "/{order_id}/state",
-    operation_id="UpdateCheckoutOrderState",
-    openapi_extra=body_doc("StateChange"),
-    responses=responses_doc(200, None),
-)
+@router.put("/{order_id}/state", **route("UpdateCheckoutOrderState"))
 async def put_state(order_id: str, request: Request) -> Response:
     def build(call: Call) -> Apply[None]:
         status = OrderStatus(validate(StateChange, call.body).current_status)
@@ -291,11 +226,7 @@ async def put_state(order_id: str, request: Request) -> Response:
     return await write_empty(request, "UpdateCheckoutOrderState", order_id, build)
 
 
-@router.post(
-    "/{order_id}/validate",
-    operation_id="Validate",
-    responses=responses_doc(200, "ValidationErrors"),
-)
+@router.post("/{order_id}/validate", **route("Validate"))
 async def validate_order(order_id: str, request: Request) -> Response:
     call = await http.start(request, "Validate", write=True)
 
@@ -322,11 +253,7 @@ class _ValidationResult(Exception):
         self.headers = headers
 
 
-@router.get(
-    "/{order_id}/history",
-    operation_id="GetCheckoutOrderHistory",
-    responses=responses_doc(200, "HistoryEntries"),
-)
+@router.get("/{order_id}/history", **route("GetCheckoutOrderHistory"))
 async def get_history(order_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetCheckoutOrderHistory")
     entries = await service.history(call, order_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from kassa.schemas_common import (
@@ -30,6 +30,7 @@ from kassa.schemas_common import (
     VatRate,
     WireModel,
     ci_enum,
+    null_means_absent,
 )
 
 CustomerTypeField = Annotated[CustomerType, ci_enum(CustomerType)]
@@ -139,7 +140,28 @@ class ConsentChecked(WireModel):
     checked: bool
 
 
+def _one_of(first: str, second: str, rule: str) -> ConfigDict:
+    """Document a model-validator rule: ``first`` or ``second`` (non-null) is required."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        null_means_absent(schema)
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string"}}}
+            for name in (first, second)
+        ]
+        schema["description"] = rule
+
+    return ConfigDict(json_schema_extra=extra)
+
+
 class Hook(WireModel):
+    model_config = _one_of(
+        "subscribeTo",
+        "scope",
+        "One of subscribeTo (v0) or scope (v1) is required; when both are sent they must be "
+        "equal. Output carries both.",
+    )
+
     adapter_id: Text | None = None
     subscribe_to: Pointer | None = None
     scope: Pointer | None = None
@@ -168,7 +190,11 @@ class Notification(WireModel):
     reference: Text | None = None
     description: Text | None = None
     scope: Pointer
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="JSON Schema 2020-12 (local $ref only) the new value must match.",
+    )
     invoke: Url
     version: OrderVersionField = OrderVersion.v0
 
@@ -187,6 +213,13 @@ class Notification(WireModel):
 
 
 class Validation(WireModel):
+    model_config = _one_of(
+        "url",
+        "invoke",
+        "One of url (v0) or invoke (v1) is required; when both are sent they must be equal. "
+        "Output carries both.",
+    )
+
     adapter_id: Text | None = None
     url: Url | None = None
     invoke: Url | None = None

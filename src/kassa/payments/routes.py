@@ -2,46 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
-from kassa.openapi import body_doc, responses_doc
+from kassa.operations import PaymentActions, route
 from kassa.orders.document import Order, PaymentAction
 from kassa.orders.routes import read_part
 from kassa.payments import mutations
 from kassa.payments import service as payments
-from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
+from kassa.payments.schemas import PaymentIn, TransactionIn
 from kassa.unit_of_work import Change
 
 router = APIRouter(prefix="/api/v0/checkout/orders/{order_id}/payments", tags=["Checkout Payment"])
 
-_actions = TypeAdapter(Annotated[list[PaymentActionIn], Field(min_length=1)])
+_actions = TypeAdapter(PaymentActions)
 JSON = {"Content-Type": "application/json"}
 
 
-@router.get(
-    "",
-    operation_id="GetOrderPayments",
-    responses=responses_doc(200, "Payments"),
-)
+@router.get("", **route("GetOrderPayments"))
 async def list_payments(order_id: str, request: Request) -> Response:
     return await read_part(request, "GetOrderPayments", order_id, lambda o: o["payments"])
 
 
-@router.post(
-    "",
-    operation_id="CreateOrderPayment",
-    status_code=201,
-    openapi_extra=body_doc("Payment", required=False),
-    responses=responses_doc(201, "CreateResponse"),
-)
+@router.post("", **route("CreateOrderPayment"))
 async def create_payment(order_id: str, request: Request) -> Response:
     call = await http.start(request, "CreateOrderPayment", body=True, write=True)
 
@@ -66,23 +54,14 @@ async def create_payment(order_id: str, request: Request) -> Response:
     return await http.run(call, handler)
 
 
-@router.get(
-    "/{payment_id}",
-    operation_id="GetOrderPayment",
-    responses=responses_doc(200, "Payment"),
-)
+@router.get("/{payment_id}", **route("GetOrderPayment"))
 async def get_payment(order_id: str, payment_id: str, request: Request) -> Response:
     return await read_part(
         request, "GetOrderPayment", order_id, lambda o: mutations.find_payment(o, payment_id)
     )
 
 
-@router.put(
-    "/{payment_id}",
-    operation_id="UpdateOrderPayment",
-    openapi_extra=body_doc("Payment"),
-    responses=responses_doc(200, "Payment"),
-)
+@router.put("/{payment_id}", **route("UpdateOrderPayment"))
 async def put_payment(order_id: str, payment_id: str, request: Request) -> Response:
     call = await http.start(request, "UpdateOrderPayment", body=True, write=True)
 
@@ -98,12 +77,7 @@ async def put_payment(order_id: str, payment_id: str, request: Request) -> Respo
     return await http.run(call, handler)
 
 
-@router.post(
-    "/{payment_id}/actions",
-    operation_id="AddPaymentAction",
-    openapi_extra=body_doc("PaymentAction", array=True),
-    responses=responses_doc(200, "PaymentActions"),
-)
+@router.post("/{payment_id}/actions", **route("AddPaymentAction"))
 async def add_actions(order_id: str, payment_id: str, request: Request) -> Response:
     call = await http.start(request, "AddPaymentAction", body=True, write=True)
 
@@ -119,11 +93,7 @@ async def add_actions(order_id: str, payment_id: str, request: Request) -> Respo
     return await http.run(call, handler)
 
 
-@router.post(
-    "/{payment_id}/actions/{action_id}/execute",
-    operation_id="ExecutePaymentAction",
-    responses=responses_doc(200, "PaymentTransaction"),
-)
+@router.post("/{payment_id}/actions/{action_id}/execute", **route("ExecutePaymentAction"))
 async def execute_action(
     order_id: str, payment_id: str, action_id: str, request: Request
 ) -> Response:
@@ -135,23 +105,14 @@ async def execute_action(
     return await http.run(call, handler)
 
 
-@router.get(
-    "/{payment_id}/transactions",
-    operation_id="GetTransactionsForOrderPayment",
-    responses=responses_doc(200, "PaymentTransactions"),
-)
+@router.get("/{payment_id}/transactions", **route("GetTransactionsForOrderPayment"))
 async def list_transactions(order_id: str, payment_id: str, request: Request) -> Response:
     call = await http.start_read(request, "GetTransactionsForOrderPayment")
     body = await payments.list_transactions(call, order_id, payment_id)
     return Response(body, media_type="application/json")
 
 
-@router.post(
-    "/{payment_id}/transactions",
-    operation_id="AddTransactionForOrderPayment",
-    openapi_extra=body_doc("PaymentTransaction"),
-    responses=responses_doc(200, "PaymentTransaction"),
-)
+@router.post("/{payment_id}/transactions", **route("AddTransactionForOrderPayment"))
 async def add_transaction(order_id: str, payment_id: str, request: Request) -> Response:
     call = await http.start(request, "AddTransactionForOrderPayment", body=True, write=True)
 

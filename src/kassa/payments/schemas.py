@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kassa.schemas_common import (
     Attributes,
@@ -18,6 +18,7 @@ from kassa.schemas_common import (
     UpsellState,
     WireModel,
     ci_enum,
+    null_means_absent,
 )
 
 PaymentStateField = Annotated[PaymentState, ci_enum(PaymentState)]
@@ -87,7 +88,23 @@ class PaymentIn(WireModel):
 ProviderPayload = Annotated[str, Field(max_length=MAX_PROVIDER_PAYLOAD)]
 
 
+def _amount_rule(schema: dict[str, Any]) -> None:
+    """Document the rule checked by ``payments.service.add_transaction`` (api op 30)."""
+    null_means_absent(schema)
+    schema["if"] = {
+        "properties": {
+            "event": {"enum": [PaymentEvent.capture.value, PaymentEvent.refund.value]},
+            "isSuccess": {"const": True},
+        },
+        "required": ["event", "isSuccess"],
+    }
+    schema["then"] = {"required": ["amount"], "properties": {"amount": {"type": "number"}}}
+    schema["description"] = "amount is required when a capture or refund succeeds."
+
+
 class TransactionIn(WireModel):
+    model_config = ConfigDict(json_schema_extra=_amount_rule)
+
     event: PaymentEventField
     psp_event: Text | None = None
     amount: Money | None = None

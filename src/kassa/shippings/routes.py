@@ -9,7 +9,7 @@ from starlette.responses import Response
 from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate
 from kassa.idempotency import Outcome
-from kassa.openapi import body_doc, responses_doc
+from kassa.operations import route
 from kassa.orders.document import Order, Shipping
 from kassa.orders.routes import read_part
 from kassa.shippings import mutations
@@ -27,18 +27,12 @@ def _find(order: Order, shipping_id: str) -> Shipping:
     return shipping
 
 
-@router.get("", operation_id="GetOrderShippings", responses=responses_doc(200, "Shippings"))
+@router.get("", **route("GetOrderShippings"))
 async def list_shippings(order_id: str, request: Request) -> Response:
     return await read_part(request, "GetOrderShippings", order_id, lambda o: o["shippings"])
 
 
-@router.post(
-    "",
-    operation_id="CreateOrderShipping",
-    status_code=201,
-    openapi_extra=body_doc("Shipping"),
-    responses=responses_doc(201, "CreateResponse"),
-)
+@router.post("", **route("CreateOrderShipping"))
 async def create_shipping(order_id: str, request: Request) -> Response:
     call = await http.start(request, "CreateOrderShipping", body=True, write=True)
 
@@ -56,19 +50,12 @@ async def create_shipping(order_id: str, request: Request) -> Response:
     return await http.run(call, handler)
 
 
-@router.get(
-    "/{shipping_id}", operation_id="GetOrderShipping", responses=responses_doc(200, "Shipping")
-)
+@router.get("/{shipping_id}", **route("GetOrderShipping"))
 async def get_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
     return await read_part(request, "GetOrderShipping", order_id, lambda o: _find(o, shipping_id))
 
 
-@router.put(
-    "/{shipping_id}",
-    operation_id="UpdateOrderShipping",
-    openapi_extra=body_doc("Shipping"),
-    responses=responses_doc(200, "Shipping"),
-)
+@router.put("/{shipping_id}", **route("UpdateOrderShipping"))
 async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
     call = await http.start(request, "UpdateOrderShipping", body=True, write=True)
 

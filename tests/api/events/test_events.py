@@ -145,6 +145,8 @@ async def test_pagination(env: Env) -> None:
     assert beyond["pagination"] == {"offset": 50, "limit": 10, "size": 0, "totalSize": 12}
     capped = await listing(env.client, limit=1000)
     assert capped["pagination"]["limit"] == 100
+    huge = await listing(env.client, limit=10**20)  # api §1.12: served as 100, not refused
+    assert huge["pagination"] == {"offset": 0, "limit": 100, "size": 12, "totalSize": 12}
 
 
 @pytest.mark.parametrize(
@@ -327,7 +329,8 @@ async def test_openapi_documents_the_events_operations(env: Env) -> None:
     assert names >= {"order_id", "orderId", "adapter_id", "adapterId", "reference", "channel"}
     assert names >= {"status", "offset", "limit"}
     schemas = document["components"]["schemas"]
-    assert {"Event", "EventAttempt", "EventPaginationSet"} <= set(schemas)
-    assert {"nextAttemptAt", "attemptCount", "payload", "attempts"} <= set(
-        schemas["Event"]["properties"]
-    )
+    assert {"Event", "EventDetail", "EventAttempt", "EventPaginationSet"} <= set(schemas)
+    assert {"nextAttemptAt", "attemptCount"} <= set(schemas["Event"]["properties"])
+    # only GetEvent answers with the payload and the attempts (api §3.32)
+    assert {"payload", "attempts"}.isdisjoint(schemas["Event"]["properties"])
+    assert {"payload", "attempts"} <= set(schemas["EventDetail"]["required"])

@@ -105,6 +105,10 @@ async def test_limit_above_100_served_as_100(client: httpx.AsyncClient) -> None:
     }
     assert (await listing(client, {"limit": "100"}))["pagination"]["limit"] == 100
     assert (await listing(client, {"limit": "1"}))["pagination"]["limit"] == 1
+    # api §1.12: however large (it was refused beyond 2^53)
+    huge = await listing(client, {"limit": str(10**20)})
+    assert huge["pagination"]["limit"] == 100
+    assert [o["id"] for o in huge["data"]] == [order_id]
 
 
 @pytest.mark.parametrize(

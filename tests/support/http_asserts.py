@@ -38,8 +38,12 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     if "errors" in body:
         assert isinstance(body["errors"], list), body
         for item in body["errors"]:
-            assert set(item) == {"path", "message"}, item
-            assert isinstance(item["path"], str) and isinstance(item["message"], str), item
+            if "code" in item:  # a ValidationError (validation-failed, api §3.30)
+                assert set(item) <= {"code", "adapterId", "message"}, item
+                assert isinstance(item["code"], str) and item["code"], item
+            else:  # a FieldError
+                assert set(item) == {"path", "message"}, item
+                assert isinstance(item["path"], str) and isinstance(item["message"], str), item
     return body
 
 

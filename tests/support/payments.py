@@ -49,16 +49,6 @@ EXAMPLE_PAYMENT: dict[str, Any] = {
 }
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert body["requestId"] == response.headers["x-request-id"], body
-    return body
-
-
 async def add_payment(client: httpx.AsyncClient, order_id: str, body: Any = None) -> str:
     response = await client.post(
         f"{ORDERS}/{order_id}/payments", json=body if body is not None else {}

@@ -37,16 +37,6 @@ CART = {
 }
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert body["requestId"] == response.headers["x-request-id"], body
-    return body
-
-
 def expected_example(tenant: Tenant, order_id: str, shipping_id: str) -> dict[str, Any]:
     return {
         "id": shipping_id,

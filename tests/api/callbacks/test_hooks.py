@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from kassa.db.engine import Database
 from kassa.db.tables import events
 from tests.conftest import ORDERS, create_order, get_order
+from tests.support.http_asserts import assert_error
 from tests.support.receiver import Received, Receiver, app_client, verify_signature
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -69,14 +70,6 @@ async def put_reference(
 def body_of(received: Received) -> dict[str, Any]:
     parsed: dict[str, Any] = orjson.loads(received.body)
     return parsed
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 # Which hooks are called, with what -------------------------------------------------------------

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order, get_order
-from tests.support.orders import JSON, assert_error, history_len, post_raw
+from tests.support.http_asserts import assert_error
+from tests.support.orders import JSON, history_len, post_raw
 
 ITEM_ID = re.compile(r"^ci_[A-Za-z]{26}$")
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order, get_order
+from tests.support.http_asserts import assert_error
 
 FREE_ITEMS = {"items": [{"name": "free"}]}
 CONSENTS = [
@@ -34,15 +35,6 @@ async def snapshot(client: httpx.AsyncClient, order_id: str) -> tuple[str, dict[
     response = await client.get(f"{ORDERS}/{order_id}")
     assert response.status_code == 200, response.text
     return response.headers["etag"], response.json()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body["message"]
-    assert body["requestId"] == response.headers["x-request-id"]
-    return body
 
 
 async def test_create_order_consent_defaults(client: httpx.AsyncClient) -> None:

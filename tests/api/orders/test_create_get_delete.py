@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, Tenant, client_for, create_order, get_order, make_tenant
-from tests.support.orders import assert_error, post_raw
+from tests.support.http_asserts import assert_error
+from tests.support.orders import post_raw
 
 ORDER_ID = re.compile(r"^o_[A-Za-z]{26}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

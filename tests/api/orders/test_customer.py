@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order, get_order
-from tests.support.orders import assert_error
+from tests.support.http_asserts import assert_error
 
 
 @pytest.mark.parametrize("kind", ["billing", "shipping"])

@@ -16,6 +16,7 @@ import pytest
 
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, create_order
+from tests.support.http_asserts import assert_error
 from tests.support.receiver import Receiver, app_client, verify_signature
 
 ACTION_ID = re.compile(r"^pa_[A-Za-z]{26}$")
@@ -24,16 +25,6 @@ MESSAGE_ID = re.compile(r"^msg_[A-Za-z]{26}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 ACTION_TIMEOUT = 1.0
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert body["requestId"] == response.headers["x-request-id"], body
-    return body
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order, get_order
-from tests.support.payments import add_payment, assert_error, get_payment
+from tests.support.http_asserts import assert_error
+from tests.support.payments import add_payment, get_payment
 
 CART_20 = {"cart": {"items": [{"name": "Shirt", "quantity": 1, "total": {"includingVat": 20}}]}}
 

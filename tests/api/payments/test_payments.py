@@ -8,12 +8,12 @@ from fastapi import FastAPI
 
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, Tenant, client_for, create_order, get_order, make_tenant
+from tests.support.http_asserts import assert_error
 from tests.support.payments import (
     ACTION_ID,
     EXAMPLE_PAYMENT,
     PAYMENT_ID,
     add_payment,
-    assert_error,
     expected_example,
     get_payment,
 )

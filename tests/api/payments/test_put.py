@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, Tenant, create_order
+from tests.support.http_asserts import assert_error
 from tests.support.payments import (
     ACTION_ID,
     EXAMPLE_PAYMENT,
     add_payment,
-    assert_error,
     expected_example,
     get_payment,
 )

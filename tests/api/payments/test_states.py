@@ -9,7 +9,8 @@ from kassa.app import create_app
 from kassa.config import Settings
 from kassa.db.engine import Database
 from tests.conftest import ORDERS, client_for, create_order, get_order, make_tenant
-from tests.support.payments import add_payment, assert_error, get_payment
+from tests.support.http_asserts import assert_error
+from tests.support.payments import add_payment, get_payment
 
 # semantics §2.1, written out independently of src
 ALLOWED: dict[str, list[str]] = {

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, create_order
+from tests.support.http_asserts import assert_error
 from tests.support.transactions import (
     add_payment,
     add_tx,
-    assert_error,
     list_tx,
     new_payment,
     post_tx,

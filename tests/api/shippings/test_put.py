@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 
 from tests.conftest import ORDERS, Tenant, create_order, get_order
+from tests.support.http_asserts import assert_error
 from tests.support.shippings import (
     CART,
     EXAMPLE,
     EXAMPLE_TEXT,
     JSON_HEADERS,
     add_shipping,
-    assert_error,
     expected_example,
     get_shipping,
     put_shipping,

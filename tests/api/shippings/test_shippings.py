@@ -9,13 +9,13 @@ import httpx
 import pytest
 
 from tests.conftest import ORDERS, Tenant, create_order, get_order
+from tests.support.http_asserts import assert_error
 from tests.support.shippings import (
     CART,
     EXAMPLE_TEXT,
     JSON_HEADERS,
     SHIPPING_ID,
     add_shipping,
-    assert_error,
     expected_example,
     get_shipping,
     put_shipping,

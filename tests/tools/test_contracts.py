@@ -43,7 +43,7 @@ def _add_line(path: Path, after: str, line: str) -> None:
 def test_contracts_hold(source: Path) -> None:
     result = _lint(source)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 4 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
 def test_io_in_a_rule_breaks_the_pure_core(source: Path) -> None:
@@ -91,3 +91,15 @@ def test_an_import_cycle_is_refused(source: Path) -> None:
     assert "Modules importing each other in a circle:" in result.stdout
     assert "- kassa.orders.mutations" in result.stdout
     assert "- kassa.orders.rules" in result.stdout
+
+
+def test_writing_events_outside_the_unit_of_work_is_refused(source: Path) -> None:
+    _add_line(
+        source / "kassa/payments/service.py",
+        "from __future__ import annotations",
+        "from kassa.events import outbox",
+    )
+    result = _lint(source)
+    assert result.returncode == 1
+    assert "Only the unit of work writes events BROKEN" in result.stdout
+    assert "kassa.payments.service" in result.stdout

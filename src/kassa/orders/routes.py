@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import http, ids, jsonutil, timeutil, unit_of_work
-from kassa.callbacks import validations as validation_calls
+from kassa.callbacks import validations
 from kassa.errors import InvalidRequest, field_error
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
@@ -232,7 +232,7 @@ async def validate_order(order_id: str, request: Request) -> Response:
 
     async def handler(call: Call) -> Outcome:
         stored = await service.read(call, order_id)
-        checked = await validation_calls.validate(call.app, jsonutil.loads(stored.doc))
+        checked = await validations.validate(call.app, jsonutil.loads(stored.doc))
         body = jsonutil.dumps(checked.errors)
         headers = {"Content-Type": "application/json", **http.warnings_headers(checked.warnings)}
         if checked.errors:

@@ -204,7 +204,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.kassa = AppState(settings=settings, db=db or Database(settings.database_url))
+    database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+    app.state.kassa = AppState(settings=settings, db=database)
     app.include_router(orders_router, prefix=prefix)
     app.include_router(callbacks_router, prefix=prefix)
     app.include_router(payments_router, prefix=prefix)

@@ -88,9 +88,21 @@ def channel_notifications(value: str) -> dict[tuple[str, str], list[dict[str, An
     return result
 
 
+def _positive_int(name: str, default: str) -> int:
+    raw = _env(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"KASSA_{name.upper()} must be a whole number of at least 1, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = 20  # PostgreSQL connections per process (a fixed pool)
     path_prefix: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -132,6 +144,7 @@ class Settings:
             prefix = "/" + prefix
         settings = cls(
             database_url=_env("database_url", DEFAULT_DATABASE_URL),
+            database_pool_size=_positive_int("database_pool_size", "20"),
             path_prefix=prefix,
             host=_env("host", "127.0.0.1"),
             port=int(_env("port", "8000")),

@@ -75,3 +75,18 @@ def test_delivery_in_api_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(database_url="postgresql+asyncpg://u@h/d").delivery_in_api is False
     forced = Settings(database_url="postgresql+asyncpg://u@h/d", run_delivery_in_api=True)
     assert forced.delivery_in_api is True
+
+
+def test_database_pool_size_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env().database_pool_size == 20
+    monkeypatch.setenv("KASSA_DATABASE_POOL_SIZE", "5")
+    assert Settings.from_env().database_pool_size == 5
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_database_pool_size_must_be_a_positive_whole_number(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("KASSA_DATABASE_POOL_SIZE", value)
+    with pytest.raises(ValueError, match="KASSA_DATABASE_POOL_SIZE must be a whole number"):
+        Settings.from_env()

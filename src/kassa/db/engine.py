@@ -170,7 +170,8 @@ class _SqliteWriter:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        """``pool_size``: PostgreSQL connections kept open (a request waits for a free one)."""
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self._async: AsyncEngine | None = None
@@ -186,7 +187,11 @@ class Database:
             self._scan_local = threading.local()
             self._scan_conns: list[Connection] = []
         else:
-            self._async = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
+            # a fixed pool: connections are opened once and kept (an overflow connection would
+            # be opened and closed per request under load, several round trips each)
+            self._async = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            # single-statement reads run in autocommit: no BEGIN / ROLLBACK round trips
+            self._reads = self._async.execution_options(isolation_level="AUTOCOMMIT")
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -221,7 +226,7 @@ class Database:
             finally:
                 self._inline.rollback()
         assert self._async is not None
-        async with self._async.connect() as conn:
+        async with self._reads.connect() as conn:
             return await conn.run_sync(fn)
 
     def _scan_conn(self) -> Connection:
@@ -243,7 +248,9 @@ class Database:
         if self.is_sqlite:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._scan_pool, self._scan_sync, fn)
-        return await self.read(fn)
+        assert self._async is not None
+        async with self._async.connect() as conn:  # one snapshot for a list and its totals
+            return await conn.run_sync(fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:

@@ -7,6 +7,8 @@ every import statement (function-local ones too). Packages may depend on each ot
 
 from __future__ import annotations
 
+from graphlib import CycleError, TopologicalSorter
+
 import grimp
 from importlinter.application import output
 from importlinter.domain import fields
@@ -20,65 +22,18 @@ class AcyclicModulesContract(Contract):
 
     def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
         prefixes = tuple(str(p) for p in self.packages)  # type: ignore[attr-defined]
-        modules = sorted(m for m in graph.modules if m.startswith(prefixes))
-        edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
-        cycles = _strongly_connected(modules, edges)
-        return ContractCheck(kept=not cycles, warnings=None, metadata={"cycles": cycles})
+        modules = [m for m in graph.modules if m.startswith(prefixes)]
+        sorter = TopologicalSorter(
+            {m: graph.find_modules_directly_imported_by(m) & set(modules) for m in modules}
+        )
+        try:
+            sorter.prepare()
+        except CycleError as cycle:  # args[1]: the modules of one cycle, the first repeated
+            return ContractCheck(kept=False, warnings=None, metadata={"cycle": cycle.args[1]})
+        return ContractCheck(kept=True, warnings=None, metadata={})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
-        for cycle in check.metadata["cycles"]:
-            output.print("Modules importing each other in a circle:")
-            for module in cycle:
-                output.print(f"- {module}")
-            output.new_line()
-
-
-def _strongly_connected(modules: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
-    """Components of more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    counter = 0
-    for root in modules:
-        if root in index:
-            continue
-        work = [(root, iter(edges.get(root, ())))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in edges:
-                    continue  # outside the checked packages
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(edges[child])))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
+        output.print("Modules importing each other in a circle:")
+        for module in sorted(set(check.metadata["cycle"])):
+            output.print(f"- {module}")
+        output.new_line()

@@ -155,21 +155,23 @@ def _write_time(previous: str | None) -> str:
     return max(moment, previous) if previous else moment
 
 
+def _actor(call: Call) -> Actor:
+    return Actor(call.principal.key_name, call.principal.actor_adapter)
+
+
 def _context(call: Call, previous: str | None) -> Context:
-    principal = call.principal
     return Context(
         now=_write_time(previous),
-        actor=Actor(principal.key_name, principal.actor_adapter),
+        actor=_actor(call),
         payment_state_enforcement=call.app.settings.payment_state_enforcement,
     )
 
 
 def _history(call: Call, sequence: int, at: str, patch: list[dict[str, Any]], **extra: Any) -> str:
-    principal = call.principal
     return history.entry(
         sequence=sequence,
         at=at,
-        actor=Actor(principal.key_name, principal.actor_adapter),
+        actor=_actor(call),
         operation=call.operation,
         request_id=call.request_id,
         patch=patch,

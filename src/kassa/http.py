@@ -132,6 +132,12 @@ async def start_read(request: Request, operation: str, *, channel_required: bool
     return call
 
 
+def read_call(request: Request, operation: str, principal: Principal) -> Call:
+    """The ``Call`` of a read whose caller was resolved some other way (see
+    ``orders.service.read_as_caller``)."""
+    return Call(request, app_state(request), principal, ABSENT, None, operation)
+
+
 async def run(call: Call | Response, handler: Callable[[Call], Awaitable[Outcome]]) -> Response:
     """Run a write handler; a failure releases the idempotency key so a retry runs afresh."""
     if isinstance(call, Response):

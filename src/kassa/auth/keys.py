@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kassa.db.engine import Database, query_one
+from kassa.db.engine import Database
 from kassa.db.tables import api_keys
 from kassa.errors import Forbidden, InvalidRequest, MissingHeader, Unauthorized
 from kassa.timeutil import fmt, now
@@ -114,7 +116,9 @@ async def key_is_valid(db: Database, key: str) -> bool:
     return row is not None and row.revoked is None
 
 
-_LOOKUP = (
+# A key by its hash. Callers may join one more row to it (see ``orders.repository``): the
+# first six columns stay these.
+LOOKUP = (
     "SELECT name, merchant, channels, adapter_id, created, revoked FROM api_keys"
     " WHERE key_hash = :key_hash"
 )
@@ -130,6 +134,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return value or None
 
 
+def lookup_params(authorization: str | None) -> dict[str, str]:
+    """The parameters of ``LOOKUP`` for an Authorization header; 401 when there is no key."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("Missing API key (Authorization header).")
+    return {"key_hash": hash_key(token)}
+
+
 async def authenticate(
     db: Database,
     *,
@@ -140,35 +152,44 @@ async def authenticate(
     channel_required: bool = True,
 ) -> Principal:
     """Resolve the caller, in the error precedence of api §1.9: 401, then 400, then 403."""
-    token = bearer_token(authorization)
-    if token is None:
-        raise Unauthorized("Missing API key (Authorization header).")
-    params = {"key_hash": hash_key(token)}
-    row = await db.read(lambda conn: query_one(conn, _LOOKUP, params))
+    row = await db.fetch_one(LOOKUP, lookup_params(authorization))
+    return principal_of(
+        row,
+        merchant=merchant,
+        channel=channel,
+        adapter=adapter,
+        channel_required=channel_required,
+    )
+
+
+def principal_of(
+    row: Sequence[Any] | None,
+    *,
+    merchant: str | None,
+    channel: str | None,
+    adapter: str | None,
+    channel_required: bool = True,
+) -> Principal:
+    """Check the headers against a key row (the first six columns of ``LOOKUP``)."""
     if row is None or row[5] is not None:
         raise Unauthorized()
-    name, key_merchant, channels, adapter_id, created, revoked = row
-    key = ApiKey(
-        name,
-        key_merchant,
-        tuple(orjson.loads(channels)) if channels else None,
-        adapter_id,
-        created,
-        revoked,
-    )
+    name, key_merchant, channels, adapter_id = row[0], row[1], row[2], row[3]
+    key_channels = tuple(orjson.loads(channels)) if channels else None
     if not merchant or len(merchant) > 128:
         raise MissingHeader("The x-merchant header is required (1-128 characters).")
     if channel_required and (not channel or len(channel) > 128):
         raise MissingHeader("The x-channel header is required (1-128 characters).")
-    if not key.allows(merchant, channel if channel_required else None):
+    if merchant != key_merchant or (
+        channel_required and key_channels is not None and channel not in key_channels
+    ):
         raise Forbidden()
     if adapter is not None and len(adapter) > 128:
         raise InvalidRequest("x-adapterid must be at most 128 characters.")
     return Principal(
-        key_name=key.name,
+        key_name=name,
         merchant=merchant,
         channel=channel or "",
-        key_channels=key.channels,
+        key_channels=key_channels,
         adapter_header=adapter or None,
-        actor_adapter=adapter or key.adapter_id,
+        actor_adapter=adapter or adapter_id,
     )

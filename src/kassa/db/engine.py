@@ -25,7 +25,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -33,6 +33,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
+
+from kassa.db.point import PointReads
 
 T = TypeVar("T")
 
@@ -192,6 +194,7 @@ class Database:
             self._async = create_async_engine(url, pool_size=pool_size, max_overflow=0)
             # single-statement reads run in autocommit: no BEGIN / ROLLBACK round trips
             self._reads = self._async.execution_options(isolation_level="AUTOCOMMIT")
+            self._points = PointReads(url, size=pool_size)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -228,6 +231,17 @@ class Database:
         assert self._async is not None
         async with self._reads.connect() as conn:
             return await conn.run_sync(fn)
+
+    async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """One row of a single-statement hot read written in plain SQL with ``:name`` parameters
+        (an API key, an order by primary key): SQLite inline on the driver, PostgreSQL on the
+        asyncpg pool of ``kassa.db.point``."""
+        if self.is_sqlite:
+            raw = self._inline.connection.driver_connection
+            assert raw is not None
+            row: Sequence[Any] | None = raw.execute(sql, params).fetchone()
+            return row
+        return await self._points.fetch_one(sql, params)
 
     def _scan_conn(self) -> Connection:
         conn: Connection | None = getattr(self._scan_local, "conn", None)
@@ -270,6 +284,7 @@ class Database:
             self._scan_engine.dispose()
         else:
             assert self._async is not None
+            await self._points.close()
             await self._async.dispose()
 
 

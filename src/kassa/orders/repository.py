@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
-from kassa.db.engine import cached_until_commit, execute, query_one
+from kassa.db.engine import Database, cached_until_commit, execute, query_one
 from kassa.db.tables import KEY, history, order_payments, orders
 from kassa.orders.document import Address, Order
 
@@ -122,6 +123,40 @@ _INSERT_HISTORY = (
 def get(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
     params = {"id": order_id, "merchant": merchant, "channel": channel}
     row = query_one(conn, _GET, params)
+    return StoredOrder(row[0], row[1], row[2]) if row else None
+
+
+# keys.LOOKUP with the order joined: a GET authenticates and reads in one round trip. The order
+# is matched on the x-merchant / x-channel headers as sent; it is only returned after the key
+# has been checked against them.
+_GET_WITH_KEY = (
+    "SELECT k.name, k.merchant, k.channels, k.adapter_id, k.created, k.revoked,"
+    " o.doc, o.version, o.meta FROM api_keys k LEFT JOIN orders o"
+    " ON o.id = :id AND o.merchant = :merchant AND o.channel = :channel"
+    " WHERE k.key_hash = :key_hash"
+)
+
+
+async def fetch_with_key(
+    db: Database,
+    key_params: dict[str, str],
+    merchant: str | None,
+    channel: str | None,
+    order_id: str,
+) -> tuple[Sequence[Any] | None, StoredOrder | None]:
+    """The API key row (``keys.LOOKUP``'s columns) and the order it would read, if any."""
+    params = {**key_params, "id": order_id, "merchant": merchant, "channel": channel}
+    row = await db.fetch_one(_GET_WITH_KEY, params)
+    if row is None:
+        return None, None
+    stored = StoredOrder(row[6], row[7], row[8]) if row[6] is not None else None
+    return row[:6], stored
+
+
+async def fetch(db: Database, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
+    """``get`` as a point read of its own (no transaction around it)."""
+    params = {"id": order_id, "merchant": merchant, "channel": channel}
+    row = await db.fetch_one(_GET, params)
     return StoredOrder(row[0], row[1], row[2]) if row else None
 
 

@@ -120,8 +120,7 @@ async def list_orders(request: Request) -> Response:
 
 @router.get("/{order_id}", **route("GetCheckoutOrder"))
 async def get_order(order_id: str, request: Request) -> Response:
-    call = await http.start_read(request, "GetCheckoutOrder")
-    stored = await service.read(call, order_id)
+    _, stored = await service.read_as_caller(request, order_id)
     return Response(
         stored.doc, media_type="application/json", headers={"ETag": http.etag(stored.version)}
     )

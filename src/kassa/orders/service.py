@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from starlette.requests import Request
 
+from kassa import http
+from kassa.auth import keys
 from kassa.errors import OrderNotFound
 from kassa.http import Call
 from kassa.orders import repository as repo
@@ -16,12 +19,26 @@ from kassa.orders import repository as repo
 
 async def read(call: Call, order_id: str) -> repo.StoredOrder:
     principal = call.principal
-    stored = await call.app.db.read(
-        lambda conn: repo.get(conn, principal.merchant, principal.channel, order_id)
-    )
+    stored = await repo.fetch(call.app.db, principal.merchant, principal.channel, order_id)
     if stored is None:
         raise OrderNotFound(order_id)
     return stored
+
+
+async def read_as_caller(request: Request, order_id: str) -> tuple[Call, repo.StoredOrder]:
+    """``GetCheckoutOrder``: authenticate and read the order in one point read, with the error
+    precedence of ``http.start`` (401, 400, 403), then 404."""
+    headers = request.headers
+    db = http.app_state(request).db
+    key_params = keys.lookup_params(headers.get("authorization"))
+    merchant, channel = headers.get("x-merchant"), headers.get("x-channel")
+    key_row, stored = await repo.fetch_with_key(db, key_params, merchant, channel, order_id)
+    principal = keys.principal_of(
+        key_row, merchant=merchant, channel=channel, adapter=headers.get("x-adapterid")
+    )
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return http.read_call(request, "GetCheckoutOrder", principal), stored
 
 
 async def history(call: Call, order_id: str) -> list[str]:

@@ -173,7 +173,7 @@ async def test_unexpected_fault_is_internal_error_without_details(
     async def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr(service, "read", boom)
+    monkeypatch.setattr(service, "read_as_caller", boom)
     response = await client.get(f"{ORDERS}/{order_id}", headers={"x-request-id": "req-500"})
     body = assert_error(response, 500, "internal-error")
     assert body["requestId"] == "req-500"

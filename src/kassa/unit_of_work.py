@@ -277,6 +277,8 @@ def _commit(
         version = stored.version + 1
         after["lastModified"] = now
         events = outbox.rows(before, after, meta, version, _now_ms())
+        hook_calls = passed.hook_calls if passed is not None else []
+        entry = _history(call, version, now, patch, hookCalls=hook_calls)
         stored_ok = repo.update_order(
             conn,
             before,
@@ -284,12 +286,10 @@ def _commit(
             text=jsonutil.dumps(after).decode(),
             meta=orjson.dumps(meta).decode(),
             version=stored.version,
+            rows=[repo.history_row(after["id"], version, entry)],
         )
         if not stored_ok:
             return None
-        hook_calls = passed.hook_calls if passed is not None else []
-        entry = _history(call, version, now, patch, hookCalls=hook_calls)
-        repo.insert_history(conn, after["id"], version, entry)
         outbox.insert(conn, events)
         fired = bool(events)
         outcome = _with_etag(op.respond(version, after, attempt.result), version)
@@ -355,14 +355,6 @@ def _append(conn: Connection, call: Call, op: Append) -> Outcome:
     ctx = _context(call, previous)
     details, row = op.prepare(order, meta, ctx)
     version = stored.version + 1
-    ledger.insert_transaction(
-        conn,
-        transaction_id=row.doc["id"],
-        order_id=row.order_id,
-        payment_id=row.payment_id,
-        seq=row.seq,
-        doc=jsonutil.dumps(row.doc).decode(),
-    )
     # only lastModified changes: rewrite it in the stored text instead of re-encoding the
     # order (it is the first such key; id, merchant, channel, reference and created precede)
     old, new = f'"lastModified":"{previous}"', f'"lastModified":"{ctx.now}"'
@@ -370,14 +362,24 @@ def _append(conn: Connection, call: Call, op: Append) -> Outcome:
     if text == stored.doc and previous != ctx.now:
         order["lastModified"] = ctx.now
         text = jsonutil.dumps(order).decode()
+    entry = _history(call, version, ctx.now, [], details=details)
+    ledger_row = ledger.transaction_row(
+        transaction_id=row.doc["id"],
+        order_id=row.order_id,
+        payment_id=row.payment_id,
+        seq=row.seq,
+        doc=jsonutil.dumps(row.doc).decode(),
+    )
     stored_ok = repo.touch_order(
-        conn, op.order_id, text=text, meta=orjson.dumps(meta).decode(), version=stored.version
+        conn,
+        op.order_id,
+        text=text,
+        meta=orjson.dumps(meta).decode(),
+        version=stored.version,
+        rows=[ledger_row, repo.history_row(op.order_id, version, entry)],
     )
     if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
         raise RuntimeError("order row changed while locked")
-    repo.insert_history(
-        conn, op.order_id, version, _history(call, version, ctx.now, [], details=details)
-    )
     outcome = _with_etag(op.respond(version, row), version)
     if op.record:
         _complete(conn, call, outcome)

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
@@ -314,6 +315,57 @@ def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
         assert raw is not None
         return int(raw.execute(sql, params).rowcount)
     return int(conn.execute(_text(sql), params).rowcount)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row to insert: its table and its column values (in column order)."""
+
+    table: str
+    values: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
+
+
+@functools.lru_cache(maxsize=64)
+def _update_then_insert_sql(update: str, rows: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """One PostgreSQL statement: the UPDATE, then each insert only if the UPDATE changed a row.
+
+    ``WITH u AS (UPDATE … RETURNING 1), r0 AS (INSERT … SELECT … FROM u) INSERT … SELECT …
+    FROM u``: the statement's row count is 1 exactly when the UPDATE matched.
+    """
+    parts = [f"WITH u AS ({update} RETURNING 1)"]
+    inserts = []
+    for i, (table, columns) in enumerate(rows):
+        values = ", ".join(f":r{i}_{c}" for c in columns)
+        inserts.append(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM u")
+    parts.extend(f", r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
+    return "".join(parts) + " " + inserts[-1]
+
+
+def update_then_insert(
+    conn: Connection, update: str, params: dict[str, Any], rows: Sequence[Row]
+) -> bool:
+    """Compare-and-set ``update`` (it must match one row); only if it did, insert ``rows``.
+
+    On PostgreSQL this is one statement, one round trip, instead of ``1 + len(rows)``; SQLite
+    (in-process, no round trips) runs the statements in turn. Returns whether the update matched.
+    """
+    if conn.dialect.name != "postgresql" or not rows:
+        if execute(conn, update, params) != 1:
+            return False
+        for row in rows:
+            execute(conn, _insert_sql(row.table, tuple(row.values)), row.values)
+        return True
+    shape = tuple((row.table, tuple(row.values)) for row in rows)
+    merged = dict(params)
+    for i, row in enumerate(rows):
+        merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
+    return execute(conn, _update_then_insert_sql(update, shape), merged) == 1
 
 
 _AGGREGATES = threading.local()

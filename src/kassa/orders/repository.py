@@ -15,7 +15,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
-from kassa.db.engine import Database, cached_until_commit, execute, query_one
+from kassa.db.engine import (
+    Database,
+    Row,
+    cached_until_commit,
+    execute,
+    query_one,
+    update_then_insert,
+)
 from kassa.db.tables import KEY, history, order_payments, orders
 from kassa.orders.document import Address, Order
 
@@ -208,8 +215,10 @@ def update_order(
     text: str,
     meta: str,
     version: int,
+    rows: Sequence[Row] = (),
 ) -> bool:
-    """Compare-and-set: store ``new`` as ``version + 1`` only if the row is still ``version``.
+    """Compare-and-set: store ``new`` as ``version + 1`` only if the row is still ``version``,
+    and only then insert ``rows`` (its history entry...) in the same round trip.
 
     Only index columns whose value changed are written, so unchanged indexes are not touched.
     """
@@ -223,7 +232,7 @@ def update_order(
         "id": new["id"],
         "version": version,
     }
-    if execute(conn, _update_sql(tuple(sorted(changed))), params) != 1:
+    if not update_then_insert(conn, _update_sql(tuple(sorted(changed))), params, rows):
         return False
     old_ids, new_ids = payment_ids(old), payment_ids(new)
     if new_ids - old_ids:
@@ -240,8 +249,17 @@ _TOUCH = (
 )
 
 
-def touch_order(conn: Connection, order_id: str, *, text: str, meta: str, version: int) -> bool:
-    """Compare-and-set for a write that changes no indexed field (only ``lastModified``)."""
+def touch_order(
+    conn: Connection,
+    order_id: str,
+    *,
+    text: str,
+    meta: str,
+    version: int,
+    rows: Sequence[Row] = (),
+) -> bool:
+    """Compare-and-set for a write that changes no indexed field (only ``lastModified``), and
+    ``rows`` inserted with it."""
     params = {
         "doc": text,
         "meta": meta,
@@ -249,13 +267,17 @@ def touch_order(conn: Connection, order_id: str, *, text: str, meta: str, versio
         "id": order_id,
         "version": version,
     }
-    return execute(conn, _TOUCH, params) == 1
+    return update_then_insert(conn, _TOUCH, params, rows)
 
 
 def delete_order(conn: Connection, order_id: str) -> None:
     conn.execute(delete(history).where(history.c.order_id == order_id))
     conn.execute(delete(order_payments).where(order_payments.c.order_id == order_id))
     conn.execute(delete(orders).where(orders.c.id == order_id))
+
+
+def history_row(order_id: str, sequence: int, entry: str) -> Row:
+    return Row("history", {"order_id": order_id, "sequence": sequence, "entry": entry})
 
 
 def insert_history(conn: Connection, order_id: str, sequence: int, entry: str) -> None:

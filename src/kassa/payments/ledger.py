@@ -6,32 +6,22 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from kassa.db.engine import execute
+from kassa.db.engine import Row
 from kassa.db.tables import payment_transactions
 
-_INSERT = (
-    "INSERT INTO payment_transactions (id, order_id, payment_id, seq, doc)"
-    " VALUES (:id, :order_id, :payment_id, :seq, :doc)"
-)
 
-
-def insert_transaction(
-    conn: Connection,
-    *,
-    transaction_id: str,
-    order_id: str,
-    payment_id: str,
-    seq: int,
-    doc: str,
-) -> None:
-    params = {
+def transaction_row(
+    *, transaction_id: str, order_id: str, payment_id: str, seq: int, doc: str
+) -> Row:
+    """The ledger row of one transaction, written with the order's next version."""
+    values = {
         "id": transaction_id,
         "order_id": order_id,
         "payment_id": payment_id,
         "seq": seq,
         "doc": doc,
     }
-    execute(conn, _INSERT, params)
+    return Row("payment_transactions", values)
 
 
 def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[str]:

@@ -20,14 +20,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import idempotency, jsonutil
+from kassa import idempotency
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.delivery.loop import DeliveryLoop
+from kassa.error_responses import error_response
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
 from kassa.events.routes import router as events_router
+from kassa.hot import HotReads
 from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of
 from kassa.openapi import build_openapi
@@ -40,17 +42,6 @@ from kassa.state import AppState
 log = logging.getLogger("kassa")
 
 PURGE_INTERVAL_S = 600
-
-
-def error_response(exc: KassaError, request_id: str) -> Response:
-    body = exc.body()
-    body["requestId"] = request_id
-    return Response(
-        jsonutil.dumps(body),
-        status_code=exc.status,
-        media_type="application/json",
-        headers=exc.headers or None,
-    )
 
 
 async def _kassa_error(request: Request, exc: Exception) -> Response:
@@ -216,7 +207,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(KassaMiddleware, access_log=settings.access_log)
+    app.add_middleware(HotReads, prefix=prefix)
+    app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 
 

@@ -176,7 +176,7 @@ UNAVAILABLE = ["500", "503", "302", "timeout", "refused", "url-refused", "too-la
 def make_unavailable(case: str, receiver: Receiver) -> str:
     """Set ``receiver`` up for ``case``; return the URL to register."""
     if case == "timeout":
-        receiver.delay = TIMEOUT * 3
+        receiver.delay = TIMEOUT + 1.0
     elif case == "refused":
         return f"http://127.0.0.1:{refused_port()}/check"
     elif case == "url-refused":
@@ -223,7 +223,7 @@ async def test_unavailable_fails_when_closed(
 
 
 async def test_timeout_is_counted(local: httpx.AsyncClient, receiver: Receiver) -> None:
-    receiver.delay = TIMEOUT * 3
+    receiver.delay = TIMEOUT + 1.0
     order_id = await covered_order(local)
     validation_id = await register(local, order_id, {"invoke": receiver.base})
     before = outbound_count("timeout")

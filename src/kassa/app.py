@@ -194,6 +194,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
         redirect_slashes=False,
+        # kassa exports its own Prometheus metrics; the framework's OpenTelemetry bridge would
+        # look up the global providers on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     app.state.kassa = AppState(settings=settings, db=database)

@@ -6,6 +6,8 @@ Written as plain ASGI (no ``BaseHTTPMiddleware``) because it wraps every request
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
 import secrets
 import time
@@ -35,7 +37,7 @@ class KassaMiddleware:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
         if len(path) > 1 and path.endswith("/"):
@@ -98,6 +100,16 @@ class KassaMiddleware:
                         "duration_ms": round(elapsed * 1000, 3),
                     },
                 )
+
+
+# Request ids need to be unique, not secret: a per-process generator seeded from the system's
+# CSPRNG (os.urandom), without a system call per request.
+_IDS = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _IDS.seed(secrets.randbits(128)))
+
+
+def _new_request_id() -> str:
+    return f"{_IDS.getrandbits(64):016x}"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

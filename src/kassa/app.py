@@ -204,7 +204,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
         redirect_slashes=False,
     )
-    database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = db or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pgbouncer=settings.database_pgbouncer,
+    )
     app.state.kassa = AppState(settings=settings, db=database)
     app.include_router(orders_router, prefix=prefix)
     app.include_router(callbacks_router, prefix=prefix)

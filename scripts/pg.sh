@@ -7,6 +7,8 @@
 #                               postgresql+asyncpg://postgres@127.0.0.1:PORT/kassa
 #                             The port is also written to DIR/port.
 #   scripts/pg.sh stop DIR    stop the server (fast shutdown) and remove DIR.
+#   scripts/pg.sh createdb DIR NAME
+#                             create another empty database NAME on the running server of DIR.
 #
 # Layout: DIR/data (cluster), DIR/log (server log), DIR/port, DIR/.s.PGSQL.PORT (unix socket).
 # Everything except the URL goes to stderr. initdb and pg_ctl refuse to run as root, so as
@@ -24,7 +26,7 @@ log() { printf 'pg.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR" >&2
+    echo "usage: $0 start DIR | stop DIR | createdb DIR NAME" >&2
     exit 2
 }
 
@@ -167,6 +169,14 @@ EOF
     printf 'postgresql+asyncpg://%s@127.0.0.1:%s/%s\n' "$PG_USER" "$port" "$DB_NAME" >&3
 }
 
+cmd_createdb() {
+    [[ $NAME =~ ^[A-Za-z0-9_]+$ ]] || die "NAME must be letters, digits and _"
+    local port
+    port=$(cat "$DIR/port" 2>/dev/null) || die "$DIR has no running server (no $DIR/port)"
+    "$BIN/createdb" -h 127.0.0.1 -p "$port" -U "$PG_USER" "$NAME" 3>&-
+    log "created database $NAME on 127.0.0.1:$port"
+}
+
 cmd_stop() {
     if [[ ! -e $DIR ]]; then
         log "$DIR does not exist, nothing to do"
@@ -199,10 +209,16 @@ cmd_stop() {
     rm -rf -- "$DIR"
 }
 
-[[ $# -eq 2 ]] || usage
+(($# >= 2)) || usage
 ACTION=$1
 DIR=$2
 [[ -n $DIR ]] || usage
+if [[ $ACTION == createdb ]]; then
+    (($# == 3)) || usage
+    NAME=$3
+else
+    (($# == 2)) || usage
+fi
 BIN=$(find_bindir)
 # shellcheck disable=SC2034  # read in cmd_start's EXIT trap
 READY=0
@@ -210,5 +226,6 @@ READY=0
 case $ACTION in
     start) cmd_start ;;
     stop) cmd_stop ;;
+    createdb) cmd_createdb ;;
     *) usage ;;
 esac

@@ -1,6 +1,9 @@
 """Shared fixtures: one real database per test run (SQLite file, or the PostgreSQL server that
 ``make test`` starts, via ``KASSA_TEST_DATABASE_URL``), and HTTP clients bound to fresh tenants.
 
+With ``KASSA_DATABASE_PGBOUNCER`` on, the URL points at a PgBouncer in transaction pooling mode
+(``make test`` runs the tests marked ``pgbouncer`` that way) and the database is built for it.
+
 Every test gets its own merchant, so tests never see each other's orders.
 """
 
@@ -29,6 +32,30 @@ if TYPE_CHECKING:
 
 ORDERS = "/api/v0/checkout/orders"
 
+# What `make test` runs a third time, through PgBouncer in transaction pooling mode
+# (scripts/test.sh: `pytest -m pgbouncer`): the concurrency tests (row locks, SKIP LOCKED claims,
+# idempotency claims), migrations, a whole checkout, lists, readiness, and the setting itself.
+PGBOUNCER_TESTS = (
+    "tests/api/test_concurrency.py",
+    "tests/api/payments/test_ledger.py::test_concurrent_",
+    "tests/api/payments/test_ledger.py::test_two_concurrent_",
+    "tests/api/callbacks/test_hooks.py::test_concurrent_",
+    "tests/api/callbacks/test_hooks.py::test_four_conflicts_",
+    "tests/delivery/test_loop.py",
+    "tests/api/test_idempotency_keys.py",
+    "tests/api/test_checkout_flow.py",
+    "tests/api/orders/test_list.py",
+    "tests/api/test_ops.py",
+    "tests/db/test_migrations.py",
+    "tests/db/test_pgbouncer.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(PGBOUNCER_TESTS):
+            item.add_marker(pytest.mark.pgbouncer)
+
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
@@ -41,16 +68,25 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+def database_pgbouncer() -> bool:
+    # parsed as Settings.from_env parses KASSA_DATABASE_PGBOUNCER
+    value = os.environ.get("KASSA_DATABASE_PGBOUNCER", "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str, database_pgbouncer: bool) -> AsyncIterator[Database]:
+    database = Database(database_url, pgbouncer=database_pgbouncer)
     await migrate.upgrade(database)
     yield database
     await database.dispose()
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, access_log=False)
+def settings(database_url: str, database_pgbouncer: bool) -> Settings:
+    return Settings(
+        database_url=database_url, database_pgbouncer=database_pgbouncer, access_log=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -198,7 +198,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # look up the global providers on every request
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = db or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pgbouncer=settings.database_pgbouncer,
+    )
     app.state.kassa = AppState(settings=settings, db=database)
     app.include_router(orders_router, prefix=prefix)
     app.include_router(callbacks_router, prefix=prefix)

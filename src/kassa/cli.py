@@ -32,7 +32,8 @@ def _settings(database: str | None) -> Settings:
 
 def _run(database: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(_settings(database).database_url, pool_size=1)
+        settings = _settings(database)
+        db = Database(settings.database_url, pool_size=1, pgbouncer=settings.database_pgbouncer)
         try:
             return await work(db)
         finally:
@@ -109,7 +110,7 @@ async def _worker(settings: Settings) -> int:
     from kassa.state import AppState
 
     log = logging.getLogger("kassa.worker")
-    db = Database(settings.database_url, pool_size=4)
+    db = Database(settings.database_url, pool_size=4, pgbouncer=settings.database_pgbouncer)
     state = AppState(settings=settings, db=db)
     try:
         if settings.is_sqlite:

@@ -103,6 +103,7 @@ def _positive_int(name: str, default: str) -> int:
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = 20  # PostgreSQL connections per process (a fixed pool)
+    database_pgbouncer: bool = False  # the URL points at a PgBouncer in transaction pooling mode
     path_prefix: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -145,6 +146,7 @@ class Settings:
         settings = cls(
             database_url=_env("database_url", DEFAULT_DATABASE_URL),
             database_pool_size=_positive_int("database_pool_size", "20"),
+            database_pgbouncer=_bool(_env("database_pgbouncer", "off")),
             path_prefix=prefix,
             host=_env("host", "127.0.0.1"),
             port=int(_env("port", "8000")),

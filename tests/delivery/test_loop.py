@@ -261,7 +261,7 @@ async def test_postgresql_concurrent_loops_deliver_each_event_once(
     expected = {e["id"]: (o, e["sequence"]) for o in orders for e in await env.events_of(o)}
     assert len(expected) == 60
     # a second "process": its own connection pool and state
-    other_db = Database(database_url)
+    other_db = Database(database_url, pgbouncer=env.state.db.pgbouncer)
     other_state = AppState(settings=settings_for(database_url, env.tenant.merchant), db=other_db)
     loops = [env.loop(batch_size=7), env.loop(other_state, batch_size=7)]
     tasks = [asyncio.create_task(loop.run()) for loop in loops]

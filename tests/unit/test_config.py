@@ -83,6 +83,20 @@ def test_database_pool_size_from_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings.from_env().database_pool_size == 5
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, False), ("", False), ("off", False), ("0", False), ("1", True), ("On", True)],
+)
+def test_database_pgbouncer_from_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool
+) -> None:
+    # make test sets it for its run through PgBouncer
+    monkeypatch.delenv("KASSA_DATABASE_PGBOUNCER", raising=False)
+    if value is not None:
+        monkeypatch.setenv("KASSA_DATABASE_PGBOUNCER", value)
+    assert Settings.from_env().database_pgbouncer is expected
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
 def test_database_pool_size_must_be_a_positive_whole_number(
     monkeypatch: pytest.MonkeyPatch, value: str

@@ -172,10 +172,33 @@ class _SqliteWriter:
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
+def _behind_pgbouncer(engine: AsyncEngine) -> None:
+    """Make asyncpg safe behind a PgBouncer in transaction pooling mode.
+
+    PgBouncer may hand every transaction — and, in autocommit, every statement — to another
+    server connection, so a named prepared statement made on one may be missing on the next:
+    ``prepared statement "__asyncpg_stmt_1__" does not exist``. With both statement caches off,
+    asyncpg prepares unnamed statements and sends Parse again with every Bind/Execute, in one
+    round trip that PgBouncer keeps on one server connection. Unique statement names
+    (``prepared_statement_name_func``) are not used: a named statement is still prepared and
+    executed in two round trips, which in autocommit may reach different server connections.
+    """
+
+    def connect_args(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["statement_cache_size"] = 0  # asyncpg's own cache
+        cparams["prepared_statement_cache_size"] = 0  # SQLAlchemy's cache of asyncpg statements
+
+    event.listen(engine.sync_engine, "do_connect", connect_args)
+
+
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
-        """``pool_size``: PostgreSQL connections kept open (a request waits for a free one)."""
+    def __init__(self, url: str, *, pool_size: int = 20, pgbouncer: bool = False) -> None:
+        """``pool_size``: PostgreSQL connections kept open (a request waits for a free one).
+
+        ``pgbouncer``: the URL points at a PgBouncer in transaction pooling mode (PostgreSQL).
+        """
         self.url = url
+        self.pgbouncer = pgbouncer
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self._async: AsyncEngine | None = None
         if self.is_sqlite:
@@ -193,6 +216,8 @@ class Database:
             # a fixed pool: connections are opened once and kept (an overflow connection would
             # be opened and closed per request under load, several round trips each)
             self._async = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            if pgbouncer:
+                _behind_pgbouncer(self._async)
             # single-statement reads run in autocommit: no BEGIN / ROLLBACK round trips
             self._reads = self._async.execution_options(isolation_level="AUTOCOMMIT")
             self._points = PointReads(url, size=pool_size)

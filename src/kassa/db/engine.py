@@ -220,7 +220,7 @@ class Database:
                 _behind_pgbouncer(self._async)
             # single-statement reads run in autocommit: no BEGIN / ROLLBACK round trips
             self._reads = self._async.execution_options(isolation_level="AUTOCOMMIT")
-            self._points = PointReads(url, size=pool_size)
+            self._points = PointReads(url, size=pool_size, statement_cache=not pgbouncer)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:

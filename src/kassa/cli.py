@@ -61,10 +61,9 @@ def serve(
     database: DatabaseOpt = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Serve the API. SQLite databases are created and migrated on start."""
-    import uvicorn
-
-    from kassa import logs
+    """Serve the API. SQLite databases are created and migrated on start. SIGTERM stops
+    accepting, lets the requests in flight finish, and exits 0."""
+    from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database, host=host, port=port, workers=workers)
     # worker processes read their settings from the environment
@@ -74,29 +73,25 @@ def serve(
         from kassa.db import migrate as migrations
 
         _run(settings.database_url, migrations.upgrade)
-    uvicorn.run(
-        "kassa.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    serving.serve(settings)
 
 
 @app.command()
 def worker(database: DatabaseOpt = None) -> None:
     """Run notification delivery only, until SIGTERM/SIGINT (PostgreSQL deployments; on SQLite
     it becomes the one delivery loop of the database while no other holds the lease)."""
-    from kassa import logs
+    from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database)
     logs.setup(settings.log_level)
-    if asyncio.run(_worker(settings)) != 0:
+    # with a metrics directory shared with `kassa serve`, its /metrics include this worker's
+    with serving.metrics_directory(settings.metrics_dir, processes=1) as metrics:
+        try:
+            code = asyncio.run(_worker(settings))
+        finally:
+            if metrics is not None:
+                serving.mark_dead(os.getpid(), metrics)
+    if code != 0:
         raise typer.Exit(1)
 
 

@@ -1,4 +1,4 @@
-"""The ``kassa`` command: serve, migrate, worker, apikey."""
+"""The ``kassa`` command: serve, migrate, worker, backup, apikey."""
 
 from __future__ import annotations
 
@@ -125,6 +125,37 @@ async def _worker(settings: Settings) -> int:
         if state.outbound is not None:
             await state.outbound.aclose()
         await db.dispose()
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Copy an SQLite database to PATH while the service runs. For PostgreSQL, print the
+    pg_dump command to use instead."""
+    from kassa.db import backup as backups
+
+    settings = _settings(database)
+    if not settings.is_sqlite:
+        typer.echo(
+            "error: kassa backup copies SQLite databases; back up PostgreSQL with pg_dump "
+            "(restore with pg_restore). The password is left out: pg_dump reads it from "
+            "PGPASSWORD or ~/.pgpass. Run:",
+            err=True,
+        )
+        typer.echo(backups.pg_dump_command(settings.database_url, path))
+        raise typer.Exit(1)
+    try:
+        made = backups.backup_sqlite(settings.database_url, path, force=force)
+    except backups.BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"wrote {made.target}: a copy of {made.source} ({made.size} bytes, {made.orders} "
+        f"orders, schema revision {made.revision or 'none'})"
+    )
 
 
 @apikey_app.command("create")

@@ -7,13 +7,15 @@ import contextlib
 import gc
 import logging
 import re
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from types import FrameType
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import idempotency
+from kassa import metrics as prometheus
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
 from kassa.db import migrate
@@ -30,7 +33,6 @@ from kassa.error_responses import error_response
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
 from kassa.events.routes import router as events_router
 from kassa.hot import HotReads
-from kassa.metrics import REGISTRY
 from kassa.middleware import KassaMiddleware, request_id_of
 from kassa.openapi import build_openapi
 from kassa.operations import route
@@ -127,7 +129,7 @@ def _ops_routes(app: FastAPI, prefix: str) -> None:
         return _json({"status": "ok", "checks": checks})
 
     async def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+        return Response(prometheus.exposition(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     bases = [""] if not prefix else ["", prefix]
     for base in bases:
@@ -152,6 +154,37 @@ async def _purge_loop(state: AppState) -> None:
             log.warning("idempotency purge failed", exc_info=True)
 
 
+@contextlib.contextmanager
+def _draining_on_signals(state: AppState) -> Iterator[None]:
+    """Mark the app as shutting down the moment its server is told to stop (SIGTERM, SIGINT),
+    so that ``/health/ready`` answers 503 while the requests in flight finish, not only after.
+
+    The server's own handlers (uvicorn's) stay in charge: they are called after the mark and
+    put back when the lifespan ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    chained: dict[signal.Signals, tuple[Any, Any]] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if not callable(handler):
+            continue
+
+        def mark(sig: int, frame: FrameType | None, handler: Any = handler) -> None:
+            state.shutting_down = True
+            handler(sig, frame)
+
+        chained[signum] = (handler, mark)
+        signal.signal(signum, mark)
+    try:
+        yield
+    finally:
+        for signum, (handler, mark) in chained.items():
+            if signal.getsignal(signum) is mark:
+                signal.signal(signum, handler)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the application. ``db`` lets tests share one database handle across apps."""
     settings = settings or Settings.from_env()
@@ -174,7 +207,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gc.collect()
         gc.freeze()
         try:
-            yield
+            with _draining_on_signals(state):
+                yield
         finally:
             state.shutting_down = True
             purge.cancel()

@@ -1,4 +1,4 @@
-"""The ``kassa`` command: serve, migrate, worker, apikey."""
+"""The ``kassa`` command: serve, migrate, worker, backup, apikey."""
 
 from __future__ import annotations
 
@@ -62,10 +62,9 @@ def serve(
     database: DatabaseOpt = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Serve the API. SQLite databases are created and migrated on start."""
-    import uvicorn
-
-    from kassa import logs
+    """Serve the API. SQLite databases are created and migrated on start. SIGTERM stops
+    accepting, lets the requests in flight finish, and exits 0."""
+    from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database, host=host, port=port, workers=workers)
     # worker processes read their settings from the environment
@@ -75,29 +74,25 @@ def serve(
         from kassa.db import migrate as migrations
 
         _run(settings.database_url, migrations.upgrade)
-    uvicorn.run(
-        "kassa.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    serving.serve(settings)
 
 
 @app.command()
 def worker(database: DatabaseOpt = None) -> None:
     """Run notification delivery only, until SIGTERM/SIGINT (PostgreSQL deployments; on SQLite
     it becomes the one delivery loop of the database while no other holds the lease)."""
-    from kassa import logs
+    from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database)
     logs.setup(settings.log_level)
-    if asyncio.run(_worker(settings)) != 0:
+    # with a metrics directory shared with `kassa serve`, its /metrics include this worker's
+    with serving.metrics_directory(settings.metrics_dir, processes=1) as metrics:
+        try:
+            code = asyncio.run(_worker(settings))
+        finally:
+            if metrics is not None:
+                serving.mark_dead(os.getpid(), metrics)
+    if code != 0:
         raise typer.Exit(1)
 
 
@@ -131,6 +126,37 @@ async def _worker(settings: Settings) -> int:
         if state.outbound is not None:
             await state.outbound.aclose()
         await db.dispose()
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Copy an SQLite database to PATH while the service runs. For PostgreSQL, print the
+    pg_dump command to use instead."""
+    from kassa.db import backup as backups
+
+    settings = _settings(database)
+    if not settings.is_sqlite:
+        typer.echo(
+            "error: kassa backup copies SQLite databases; back up PostgreSQL with pg_dump "
+            "(restore with pg_restore). The password is left out: pg_dump reads it from "
+            "PGPASSWORD or ~/.pgpass. Run:",
+            err=True,
+        )
+        typer.echo(backups.pg_dump_command(settings.database_url, path))
+        raise typer.Exit(1)
+    try:
+        made = backups.backup_sqlite(settings.database_url, path, force=force)
+    except backups.BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"wrote {made.target}: a copy of {made.source} ({made.size} bytes, {made.orders} "
+        f"orders, schema revision {made.revision or 'none'})"
+    )
 
 
 @apikey_app.command("create")

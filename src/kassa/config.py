@@ -126,6 +126,9 @@ class Settings:
     run_delivery_in_api: bool | None = None  # None: true on SQLite, false on PostgreSQL
     log_level: str = "info"
     access_log: bool = True
+    # multiprocess metrics shared by the processes of one host (kassa.serving); None: a
+    # temporary directory of `kassa serve` when it runs several workers
+    metrics_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -169,6 +172,7 @@ class Settings:
             run_delivery_in_api=_optional_bool(_env("run_delivery_in_api", "")),
             log_level=_env("log_level", "info").lower(),
             access_log=_bool(_env("access_log", "true")),
+            metrics_dir=_env("metrics_dir", "") or None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings

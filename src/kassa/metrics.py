@@ -1,8 +1,22 @@
-"""Prometheus metric families (api op 41). Per process; scrape each process."""
+"""Prometheus metric families (api op 41) and their exposition.
+
+One process keeps its values in memory (``REGISTRY``). When ``PROMETHEUS_MULTIPROC_DIR`` is set
+before this module is first imported — ``kassa serve --workers N`` does that for its worker
+processes (``kassa.serving``), and an operator may point ``kassa serve`` and ``kassa worker`` at
+one directory with ``KASSA_METRICS_DIR`` — every process writes its values to memory-mapped
+files there, and ``/metrics`` answers with the sum over all of them
+(prometheus_client's multiprocess mode).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# prometheus_client decides the same way, once, when it is first imported
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -31,7 +45,14 @@ OUTBOUND_DURATION = Histogram(
     ["kind"],
     registry=REGISTRY,
 )
-EVENTS_PENDING = Gauge("kassa_events_pending", "Notification events pending.", registry=REGISTRY)
+# Every delivery loop counts the same table, so the latest count of a live process is the
+# answer (a process that never counted contributes nothing; a dead one is forgotten).
+EVENTS_PENDING = Gauge(
+    "kassa_events_pending",
+    "Notification events pending.",
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
+)
 EVENT_DELIVERIES = Counter(
     "kassa_event_deliveries",
     "Notification delivery attempts by outcome.",
@@ -44,3 +65,12 @@ IDEMPOTENT_REPLAYS = Counter(
 WRITE_CONFLICTS = Counter(
     "kassa_write_conflicts", "Compare-and-set conflicts on order writes.", registry=REGISTRY
 )
+
+
+def exposition() -> bytes:
+    """The text ``/metrics`` answers: this process's values, or every process's summed."""
+    if not MULTIPROCESS:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -64,6 +67,38 @@ async def test_health_ready_fails_while_shutting_down(settings: Settings, db: Da
     assert body["status"] == "unavailable"
     assert body["code"] == "service-unavailable"
     assert set(body["checks"]) == {"database", "migrations"}
+
+
+async def test_health_ready_fails_once_the_server_is_told_to_stop(
+    settings: Settings, db: Database
+) -> None:
+    # the server's own SIGTERM handler (uvicorn's, here a recorder) is still called
+    app = create_app(settings, db=db)
+    received: list[int] = []
+
+    def server_handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, server_handler)
+    try:
+        async with app.router.lifespan_context(app), client_for(app) as anonymous:
+            before = await anonymous.get("/health/ready")
+            signal.raise_signal(signal.SIGTERM)
+            draining = await anonymous.get("/health/ready")
+            live = await anonymous.get("/health/live")
+        assert signal.getsignal(signal.SIGTERM) is server_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        gc.unfreeze()  # the lifespan froze everything alive for a server's lifetime
+    assert before.status_code == 200, before.text
+    assert draining.status_code == 503, draining.text
+    body = draining.json()
+    assert body["status"] == "unavailable"
+    assert body["code"] == "service-unavailable"
+    assert body["message"] == "shutting down"
+    assert body["checks"] == {"database": "ok", "migrations": "ok"}
+    assert live.status_code == 200, live.text
+    assert received == [signal.SIGTERM]
 
 
 _SAMPLE = re.compile(r"^kassa_http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", re.M)

@@ -11,7 +11,10 @@ import signal
 import sys
 from pathlib import Path
 
+from prometheus_client.multiprocess import MultiProcessCollector
+
 from kassa.db.engine import Database
+from tests.support.cli import source_path
 from tests.support.delivery_env import SECRET, delivery_env, until
 from tests.support.receiver import Receiver, verify_signature
 
@@ -20,6 +23,16 @@ TIMEOUT_S = 60  # generous bound for the subprocess to exit; not a timing assert
 
 def _kassa() -> str:
     return str(Path(sys.executable).parent / "kassa")
+
+
+def deliveries(counter_file: Path) -> dict[str, float]:
+    families = MultiProcessCollector.merge([str(counter_file)])  # type: ignore[no-untyped-call]
+    return {
+        sample.labels["outcome"]: float(sample.value)
+        for family in families
+        for sample in family.samples
+        if sample.name == "kassa_event_deliveries_total"
+    }
 
 
 async def _received(receiver: Receiver, count: int) -> bool:
@@ -35,9 +48,11 @@ async def test_worker_delivers_and_stops_on_sigterm(
         [event] = await env.events_of(order_id)
         environment = {
             "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": source_path(),
             "KASSA_OUTBOUND_ALLOW": "127.0.0.1/32",
             "KASSA_WEBHOOK_SECRETS": json.dumps({env.tenant.merchant: [SECRET]}),
             "KASSA_DELIVERY_TIMEOUT": "2",
+            "KASSA_METRICS_DIR": str(tmp_path / "metrics"),
         }
         log = (tmp_path / "worker.log").open("wb")
         worker = await asyncio.create_subprocess_exec(
@@ -68,6 +83,13 @@ async def test_worker_delivers_and_stops_on_sigterm(
         done = await env.event(event["id"])
         assert done["attemptCount"] == 1
         assert done["attempts"][0]["outcome"] == "success"
+        # its metrics are in the directory it shares with `kassa serve` on the host; its live
+        # gauge was dropped when it stopped
+        metrics = tmp_path / "metrics"
+        assert (metrics / f"counter_{worker.pid}.db").exists()
+        assert not (metrics / f"gauge_livemostrecent_{worker.pid}.db").exists()
+        # (on the suite's shared database it may also have tried other tests' pending events)
+        assert deliveries(metrics / f"counter_{worker.pid}.db").get("success", 0) >= 1
         # the worker gave back the SQLite delivery lease: a loop here can take it at once
         loop = env.loop()
         await loop.run_once()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from kassa.db import migrate
@@ -76,3 +78,25 @@ async def test_every_events_filter_has_an_index(db: Database) -> None:
 async def test_schema_is_at_the_head_revision(db: Database) -> None:
     assert migrate.head_revision() is not None
     assert await migrate.is_current(db) is True
+
+
+async def test_a_later_revision_is_current_an_earlier_one_is_not(tmp_path: Path) -> None:
+    # during a rolling upgrade the previous release runs on the next release's schema
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'revisions.db'}")
+
+    def stamp(revision: str) -> Callable[[Connection], object]:
+        return lambda conn: conn.execute(
+            text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision}
+        )
+
+    try:
+        await migrate.upgrade(database)
+        assert await migrate.is_current(database) is True
+        await database.write(stamp("0001"))  # older: this release needs its migrations
+        assert await migrate.is_current(database) is False
+        await database.write(stamp("9001_from_a_newer_release"))
+        assert await migrate.is_current(database) is True
+        await database.write(lambda conn: conn.execute(text("DELETE FROM alembic_version")))
+        assert await migrate.is_current(database) is False
+    finally:
+        await database.dispose()

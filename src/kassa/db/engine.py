@@ -158,13 +158,20 @@ class _SqliteWriter:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with conn.begin():
+                # each write in a savepoint of its own, set on the driver directly (SQLAlchemy's
+                # begin_nested costs ~45 µs a write on this thread, which every write waits for)
+                raw = conn.connection.driver_connection
+                assert raw is not None
                 for job in batch:
+                    raw.execute("SAVEPOINT kassa_write")
                     try:
-                        with conn.begin_nested():
-                            result = job.fn(conn)
+                        result = job.fn(conn)
                     except Exception as exc:
+                        raw.execute("ROLLBACK TO SAVEPOINT kassa_write")
+                        raw.execute("RELEASE SAVEPOINT kassa_write")
                         outcomes.append((job, None, exc))
                     else:
+                        raw.execute("RELEASE SAVEPOINT kassa_write")
                         outcomes.append((job, result, None))
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch happened
             outcomes = [(job, None, exc) for job in batch]

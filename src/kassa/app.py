@@ -29,10 +29,10 @@ from kassa.config import Settings
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.delivery.loop import DeliveryLoop
-from kassa.error_responses import error_response
+from kassa.dispatch import Dispatch
+from kassa.error_responses import error_response, kassa_error_response
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
 from kassa.events.routes import router as events_router
-from kassa.hot import HotReads
 from kassa.middleware import KassaMiddleware, request_id_of
 from kassa.openapi import build_openapi
 from kassa.operations import route
@@ -43,14 +43,15 @@ from kassa.state import AppState
 
 log = logging.getLogger("kassa")
 
+# every API route, in the order the application (and ``Dispatch``) matches them
+API_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router, events_router)
+
 PURGE_INTERVAL_S = 600
 
 
 async def _kassa_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KassaError)
-    if exc.status >= 500:
-        log.error("request failed: %s", exc.message, extra={"code": exc.code})
-    return error_response(exc, request_id_of(request.scope))
+    return kassa_error_response(exc, request_id_of(request.scope))
 
 
 def _allowed(request: Request) -> str:
@@ -238,17 +239,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         pgbouncer=settings.database_pgbouncer,
     )
     app.state.kassa = AppState(settings=settings, db=database)
-    app.include_router(orders_router, prefix=prefix)
-    app.include_router(callbacks_router, prefix=prefix)
-    app.include_router(payments_router, prefix=prefix)
-    app.include_router(shippings_router, prefix=prefix)
-    app.include_router(events_router, prefix=prefix)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=prefix)
     _ops_routes(app, prefix)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(HotReads, prefix=prefix)
+    api_routes = [r for router in API_ROUTERS for r in router.routes]
+    app.add_middleware(Dispatch, prefix=prefix, routes=api_routes)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

@@ -1,0 +1,95 @@
+"""API requests dispatched straight to their endpoint, past the framework's router.
+
+Every kassa endpoint has the same shape — its path parameters as strings and the ``Request``,
+returning a ``Response`` — and does its own checks (``kassa.http``). The framework's routing,
+dependency solving and exception layers around it cost more than many a request itself (see
+docs/performance.md). ``Dispatch`` sits inside ``KassaMiddleware`` (request id, metrics, access
+log and the last-resort 500 still apply): it matches the path against the same routes in the same
+order, calls the endpoint, and turns a ``KassaError`` into the same error response the
+application's handler gives. A path no route serves, or a method none of its routes accepts,
+goes on to the application, which answers 404 / 405 as before; so do ``/docs``,
+``/openapi.json`` and the ops routes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kassa.error_responses import kassa_error_response
+from kassa.errors import KassaError
+from kassa.middleware import request_id_of
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class RouteTemplate:
+    """What ``scope["route"]`` offers the metrics and the access log: the route's template."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    endpoint: Endpoint
+    arguments: frozenset[str]  # the path parameters the endpoint takes as arguments
+    template: RouteTemplate
+
+
+class Dispatch:
+    def __init__(self, app: ASGIApp, *, prefix: str, routes: Iterable[Any]) -> None:
+        """``routes``: the API routes (``APIRoute``) in the order the application has them,
+        their paths without the deployment prefix."""
+        self.app = app
+        self.base = prefix + "/api/"
+        self.routes: list[_Route] = []
+        for route in routes:
+            if not isinstance(route, APIRoute):
+                continue
+            path = prefix + route.path
+            pattern, _, _ = compile_path(path)
+            arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
+            methods = frozenset(route.methods or ())
+            self.routes.append(
+                _Route(pattern, methods, route.endpoint, arguments, RouteTemplate(path))
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(self.base):
+                method = scope["method"]
+                for route in self.routes:
+                    if method not in route.methods:
+                        continue
+                    match = route.pattern.match(path)
+                    if match is None:
+                        continue
+                    scope["route"] = route.template
+                    scope["path_params"] = params = match.groupdict()
+                    arguments = {k: v for k, v in params.items() if k in route.arguments}
+                    response = await _call(route.endpoint, arguments, scope, receive)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def _call(
+    endpoint: Endpoint, params: dict[str, str], scope: Scope, receive: Receive
+) -> Response:
+    try:
+        return await endpoint(**params, request=Request(scope, receive))
+    except KassaError as exc:
+        return kassa_error_response(exc, request_id_of(scope))

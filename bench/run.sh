@@ -80,6 +80,7 @@ command -v curl >/dev/null 2>&1 || die "curl is required"
 # --- 2. temporary directory, database, API key ---------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kassa-bench.XXXXXX")
 SERVER_PID=""
+SERVER_LABEL=""
 PG_DIR=""
 
 server_children() {
@@ -154,6 +155,18 @@ say "seeding $ORDERS orders"
 INDEX_NOTE=$("$BIN/python" bench/seed.py indexes --database "$SEED_DB")
 echo "$INDEX_NOTE"
 
+# server_alive WHEN: die with the end of the server's log if it is gone (a server that dies
+# under load would otherwise show up only as socket errors of the next runs)
+server_alive() {
+    local status=0
+    [[ -n $SERVER_PID ]] || return 0
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=""
+    tail -n 40 "$TMP/$SERVER_LABEL.log" >&2
+    die "the server ($SERVER_LABEL) exited with status $status during $1"
+}
+
 # --- 4. server -----------------------------------------------------------------------------------
 # start_server LABEL READY_PATH COMMAND...: run COMMAND (which must listen on $PORT) in the
 # background, logging to $TMP/LABEL.log, and wait until READY_PATH answers 200.
@@ -162,6 +175,7 @@ start_server() {
     shift 2
     "$@" >"$TMP/$label.log" 2>&1 &
     SERVER_PID=$!
+    SERVER_LABEL=$label
     for _ in $(seq 1 300); do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             cat "$TMP/$label.log" >&2
@@ -333,6 +347,7 @@ run_scenario() {
         }')
     line=$(grep '^RESULT ' "$TMP/$name.txt") || die "$name: no RESULT line"
     echo "$line $cpu" >>"$RESULT_LINES"
+    server_alive "$name"
 }
 
 for scenario in $SCENARIOS; do

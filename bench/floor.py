@@ -19,8 +19,9 @@ check, no tenant scoping, no validation, no history entry.
     written with a version bump, so it never collides with an existing ``seq``.
 
 PostgreSQL (``postgresql://`` or ``postgresql+asyncpg://`` URL): an asyncpg pool of
-``KASSA_DATABASE_POOL_SIZE`` (20) connections per process, like kassa's; ``SELECT … FOR UPDATE``;
-the server's own durable commit (``synchronous_commit`` on).
+``KASSA_DATABASE_POOL_SIZE`` (20) connections per process, like kassa's, opened at start-up and
+not reset on release; ``SELECT … FOR UPDATE``; the server's own durable commit
+(``synchronous_commit`` on).
 
 SQLite (a file path or ``sqlite…:///`` URL): one blocking stdlib ``sqlite3`` connection per
 process used right on the event loop (WAL, ``synchronous=FULL``, ``busy_timeout``).
@@ -94,6 +95,12 @@ def _sqlite_path(database: str) -> str:
     return database
 
 
+async def _keep_session(_conn: Any) -> None:
+    """Released connections keep their session: asyncpg's default reset (``RESET ALL``,
+    ``UNLISTEN *``, ...) is one more round trip per request, and the floor changes no session
+    state. A transaction left open is still rolled back by the pool itself."""
+
+
 def _postgres_app(url: str) -> Starlette:
     import asyncpg
 
@@ -103,7 +110,7 @@ def _postgres_app(url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state["pool"] = await asyncpg.create_pool(
-            _asyncpg_dsn(url), min_size=size, max_size=size, ssl=False
+            _asyncpg_dsn(url), min_size=size, max_size=size, ssl=False, reset=_keep_session
         )
         try:
             yield

@@ -408,10 +408,15 @@ fi
 
 # --- 8. summary ------------------------------------------------------------------------------------
 HEADER=$TMP/header.txt
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src 2>/dev/null || commit="$commit (src modified)"
+# the commit of the tree kassa is imported from (VENV may hold another tree's editable install)
+KASSA_SRC=$("$BIN/python" -c 'import os, kassa; print(os.path.dirname(kassa.__file__))')
+commit=$(git -C "$KASSA_SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$KASSA_SRC" diff --quiet HEAD -- . 2>/dev/null || commit="$commit (src modified)"
+bench_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- bench 2>/dev/null || bench_commit="$bench_commit (bench modified)"
 {
     echo "kassa bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  commit $commit"
+    echo "kassa from $KASSA_SRC; bench/ at commit $bench_commit"
     echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr)"
     echo "python $("$BIN/python" -c 'import platform, sqlite3; print(platform.python_version(), "/ sqlite", sqlite3.sqlite_version)')"
     echo "database: $DB_NOTE"

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# kassa load benchmark (`make bench`): a fresh SQLite database, 100k seeded orders, `kassa serve`,
-# and wrk runs of GET order, PATCH attributes, two list filters, POST payment transaction and the
-# five-request checkout flow. See docs/performance.md.
+# kassa load benchmark (`make bench`): a fresh SQLite database (or a throwaway PostgreSQL server),
+# 100k seeded orders, `kassa serve`, and wrk runs of GET order, PATCH attributes, two list filters,
+# POST payment transaction and the five-request checkout flow; then the same GET and POST
+# transaction requests against bench/floor.py (a bare Starlette app doing the least work for them
+# on the same database), so that the summary can set each kassa figure beside its floor.
+# See docs/performance.md.
 #
 # Environment (all optional):
+#   BENCH_DATABASE=sqlite  sqlite: a new SQLite file; postgres: a throwaway server started with
+#                          scripts/pg.sh (stopped again on exit), migrated with `kassa migrate`
+#   BENCH_FLOOR=1          0: skip the floor runs (bench/floor.py)
 #   BENCH_WORKERS=2        server worker processes (kassa serve --workers; 2 = the cores here)
 #   BENCH_DURATION=10s     measured run per scenario (wrk -d)
 #   BENCH_WARMUP=2s        unmeasured warm-up per scenario (0 to skip)
@@ -16,13 +22,15 @@
 #                          most 1,000 transactions: keep BENCH_TX_ORDERS x 1000 above the
 #                          transactions a warm-up + run posts)
 #   BENCH_SCENARIOS="get_order patch_attributes list_email list_status post_transaction
-#                    checkout_flow"
+#                    checkout_flow"   (the floor runs those of get_order and post_transaction)
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
-#   BENCH_KEEP=1           keep the temporary directory (database, server log) for inspection
+#   BENCH_KEEP=1           keep the temporary directory (SQLite database, server logs) for
+#                          inspection (a PostgreSQL server is always stopped and removed)
 #   VENV=.venv             virtualenv holding kassa
 #
-# Output: the wrk reports, then a summary table; the table is also written to
-# bench/results/latest.txt (plus a dated copy), the raw wrk output to bench/results/latest-wrk.txt.
+# Output: the wrk reports, then a summary table (kassa's figures, then each beside its floor); the
+# table is also written to bench/results/latest.txt (plus a dated copy), the raw wrk output to
+# bench/results/latest-wrk.txt.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -40,6 +48,9 @@ PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
 TX_ORDERS=${BENCH_TX_ORDERS:-200}
 ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow"
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
+FLOOR_SCENARIOS="get_order post_transaction" # the scenarios bench/floor.py answers
+DATABASE=${BENCH_DATABASE:-sqlite}
+FLOOR=${BENCH_FLOOR:-1}
 MERCHANT=bench
 CHANNEL=bench
 RESULTS=$ROOT/bench/results
@@ -49,6 +60,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 [[ -x $BIN/kassa ]] || die "$BIN/kassa not found; run 'make venv' first"
 [[ $TX_ORDERS -ge 1 ]] || die "BENCH_TX_ORDERS must be at least 1"
+[[ $DATABASE == sqlite || $DATABASE == postgres ]] ||
+    die "BENCH_DATABASE must be sqlite or postgres, not '$DATABASE'"
+[[ $FLOOR == 0 || $FLOOR == 1 ]] || die "BENCH_FLOOR must be 0 or 1, not '$FLOOR'"
 
 # --- 1. wrk ------------------------------------------------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
@@ -66,13 +80,16 @@ command -v curl >/dev/null 2>&1 || die "curl is required"
 # --- 2. temporary directory, database, API key ---------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kassa-bench.XXXXXX")
 SERVER_PID=""
+SERVER_LABEL=""
+PG_DIR=""
 
 server_children() {
     [[ -n $SERVER_PID ]] && ps -o pid= --ppid "$SERVER_PID" 2>/dev/null || true
 }
 
-cleanup() {
-    local status=$? children pid
+# Stop the running server (kassa or the floor) and its worker processes.
+stop_server() {
+    local children pid
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         children=$(server_children)
         kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -89,6 +106,15 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     SERVER_PID=""
+}
+
+cleanup() {
+    local status=$?
+    trap '' INT TERM HUP # a second Ctrl-C must not leave the database server running
+    stop_server
+    if [[ -n $PG_DIR ]]; then
+        bash scripts/pg.sh stop "$PG_DIR" 2>/dev/null || echo "bench: could not stop PostgreSQL in $PG_DIR" >&2
+    fi
     if [[ ${BENCH_KEEP:-} == 1 ]]; then
         echo "bench: kept $TMP"
     else
@@ -100,46 +126,87 @@ trap cleanup EXIT
 trap 'echo; echo "bench: interrupted" >&2; exit 130' INT
 trap 'echo "bench: terminated" >&2; exit 143' TERM HUP
 
-DB_FILE=$TMP/bench.db
-DB_URL="sqlite+aiosqlite:///$DB_FILE"
 DATA=$TMP/data
 mkdir -p "$DATA" "$RESULTS"
 
-say "database $DB_FILE"
+if [[ $DATABASE == postgres ]]; then
+    # its own directory under /tmp: pg.sh hands it to the postgres user, who cannot enter $TMP
+    PG_DIR=$(mktemp -d "/tmp/kassa-bench-pg.XXXXXX")
+    say "PostgreSQL in $PG_DIR"
+    DB_URL=$(bash scripts/pg.sh start "$PG_DIR") || die "could not start PostgreSQL"
+    SEED_DB=$DB_URL
+    say "database $DB_URL"
+else
+    DB_FILE=$TMP/bench.db
+    DB_URL="sqlite+aiosqlite:///$DB_FILE"
+    SEED_DB=$DB_FILE
+    say "database $DB_FILE"
+fi
 "$BIN/kassa" migrate --database "$DB_URL"
 KEY=$("$BIN/kassa" apikey create --merchant "$MERCHANT" --channel "$CHANNEL" --name bench \
     --database "$DB_URL" | tail -n 1)
 [[ $KEY == kassa_* ]] || die "could not create an API key"
+DB_NOTE=$("$BIN/python" bench/seed.py database --database "$SEED_DB")
 
 # --- 3a. bulk seed (server not running yet) ------------------------------------------------------
 say "seeding $ORDERS orders"
-"$BIN/python" bench/seed.py bulk --database "$DB_FILE" --merchant "$MERCHANT" \
+"$BIN/python" bench/seed.py bulk --database "$SEED_DB" --merchant "$MERCHANT" \
     --channel "$CHANNEL" --count "$ORDERS" --key-name bench --out-dir "$DATA"
-INDEX_NOTE=$("$BIN/python" bench/seed.py indexes --database "$DB_FILE")
+INDEX_NOTE=$("$BIN/python" bench/seed.py indexes --database "$SEED_DB")
 echo "$INDEX_NOTE"
 
+# server_alive WHEN: die with the end of the server's log if it is gone (a server that dies
+# under load would otherwise show up only as socket errors of the next runs)
+server_alive() {
+    local status=0
+    [[ -n $SERVER_PID ]] || return 0
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=""
+    tail -n 40 "$TMP/$SERVER_LABEL.log" >&2
+    die "the server ($SERVER_LABEL) exited with status $status during $1"
+}
+
 # --- 4. server -----------------------------------------------------------------------------------
-PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# start_server LABEL READY_PATH COMMAND...: run COMMAND (which must listen on $PORT) in the
+# background, logging to $TMP/LABEL.log, and wait until READY_PATH answers 200.
+start_server() {
+    local label=$1 ready_path=$2 ready="" status
+    shift 2
+    "$@" >"$TMP/$label.log" 2>&1 &
+    SERVER_PID=$!
+    SERVER_LABEL=$label
+    for _ in $(seq 1 300); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            cat "$TMP/$label.log" >&2
+            status=0
+            wait "$SERVER_PID" || status=$?
+            SERVER_PID=""
+            die "$label exited with status $status before it was ready"
+        fi
+        if curl -fsS -o /dev/null "$URL$ready_path" 2>/dev/null; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n $ready ]] || { cat "$TMP/$label.log" >&2; die "$label not ready after 30 s"; }
+    if [[ $WORKERS -gt 1 ]]; then
+        # the first worker up answers; give the others a moment
+        sleep 2
+    fi
+}
+
+free_port() {
+    "$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 say "starting kassa serve on $URL with $WORKERS worker(s)"
 KASSA_ACCESS_LOG=false KASSA_LOG_LEVEL=${KASSA_LOG_LEVEL:-warning} \
-    "$BIN/kassa" serve --host 127.0.0.1 --port "$PORT" --database "$DB_URL" \
-    --workers "$WORKERS" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-ready=""
-for _ in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; die "server exited"; }
-    if curl -fsS -o /dev/null "$URL/health/ready" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    sleep 0.1
-done
-[[ -n $ready ]] || { cat "$TMP/server.log" >&2; die "server not ready after 30 s"; }
-if [[ $WORKERS -gt 1 ]]; then
-    # /health/ready answers as soon as one worker is up; give the others a moment
-    sleep 2
-fi
+    start_server server /health/ready \
+    "$BIN/kassa" serve --host 127.0.0.1 --port "$PORT" --database "$DB_URL" --workers "$WORKERS"
 
 # --- 3b. orders made through the API -----------------------------------------------------------
 "$BIN/python" bench/seed.py api --url "$URL" --key "$KEY" --merchant "$MERCHANT" \
@@ -224,6 +291,20 @@ wait_idle() {
     echo "bench: server still busy after 120 s; going on" >&2
 }
 
+# CPU time (clock ticks) used so far by the PostgreSQL server: the postmaster, the backends it
+# has reaped (cutime, cstime) and those still running. 0 on SQLite (it runs inside the server).
+db_ticks() {
+    local pid total=0 ticks child
+    [[ -n $PG_DIR && -r $PG_DIR/data/postmaster.pid ]] || { echo 0; return; }
+    pid=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+    total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null || true); do
+        ticks=$(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true)
+        total=$((total + ${ticks:-0}))
+    done
+    echo "$total"
+}
+
 # --- 5. wrk scenarios ------------------------------------------------------------------------------
 export BENCH_DIR=$ROOT/bench BENCH_DATA=$DATA BENCH_KEY=$KEY BENCH_MERCHANT=$MERCHANT \
     BENCH_CHANNEL=$CHANNEL
@@ -233,31 +314,47 @@ TIMEFORMAT='%R %U %S' # bash `time`: wall, user and system seconds
 WRK_LOG=$RESULTS/latest-wrk.txt
 : >"$RESULT_LINES"
 : >"$WRK_LOG"
-for scenario in $SCENARIOS; do
-    script=$ROOT/bench/$scenario.lua
-    [[ -f $script ]] || die "no script $script"
+
+# run_scenario SCENARIO NAME: warm-up and measured wrk run of bench/SCENARIO.lua against $URL;
+# its RESULT line (scenario=NAME) goes to $RESULT_LINES
+run_scenario() {
+    local scenario=$1 name=$2 script=$ROOT/bench/$1.lua ticks_before db_before wall user sys
+    local ticks_after db_after cpu line
     wait_idle
     if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
-        say "$scenario: warm-up $WARMUP"
-        BENCH_SCENARIO="$scenario-warmup" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
+        say "$name: warm-up $WARMUP"
+        BENCH_SCENARIO="$name-warmup" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
             --timeout "$TIMEOUT" -s "$script" "$URL" >/dev/null
         wait_idle
     fi
-    say "$scenario: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
-    # CPU used during the measured run, in cores: the server processes (from /proc) and wrk
-    # (bash's `time`), both divided by wrk's wall-clock time
+    say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
+    # CPU used during the measured run, in cores: the server processes (from /proc), the
+    # PostgreSQL server (from /proc) and wrk (bash's `time`), each divided by wrk's wall-clock time
     ticks_before=$(server_ticks)
-    { time BENCH_SCENARIO=$scenario wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
-        --timeout "$TIMEOUT" --latency -s "$script" "$URL" >"$TMP/$scenario.txt" \
-        2>"$TMP/$scenario.err"; } 2>"$TMP/$scenario.time"
+    db_before=$(db_ticks)
+    { time BENCH_SCENARIO=$name wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
+        --timeout "$TIMEOUT" --latency -s "$script" "$URL" >"$TMP/$name.txt" \
+        2>"$TMP/$name.err"; } 2>"$TMP/$name.time"
     ticks_after=$(server_ticks)
-    cat "$TMP/$scenario.err" >&2
-    tee -a "$WRK_LOG" <"$TMP/$scenario.txt"
-    read -r wall user sys < <(tail -n 1 "$TMP/$scenario.time")
-    cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$CLK_TCK" -v w="$wall" -v u="$user" \
-        -v s="$sys" 'BEGIN { printf "server_cpu=%.2f client_cpu=%.2f", t / hz / w, (u + s) / w }')
-    line=$(grep '^RESULT ' "$TMP/$scenario.txt") || die "$scenario: no RESULT line"
+    db_after=$(db_ticks)
+    cat "$TMP/$name.err" >&2
+    tee -a "$WRK_LOG" <"$TMP/$name.txt"
+    read -r wall user sys < <(tail -n 1 "$TMP/$name.time")
+    cpu=$(awk -v t=$((ticks_after - ticks_before)) -v d=$((db_after - db_before)) \
+        -v hz="$CLK_TCK" -v w="$wall" -v u="$user" -v s="$sys" 'BEGIN {
+            printf "server_cpu=%.2f client_cpu=%.2f", t / hz / w, (u + s) / w
+            if (d > 0) printf " db_cpu=%.2f", d / hz / w
+        }')
+    line=$(grep '^RESULT ' "$TMP/$name.txt") || die "$name: no RESULT line"
     echo "$line $cpu" >>"$RESULT_LINES"
+    server_alive "$name"
+}
+
+for scenario in $SCENARIOS; do
+    [[ -f $ROOT/bench/$scenario.lua ]] || die "no script $ROOT/bench/$scenario.lua"
+done
+for scenario in $SCENARIOS; do
+    run_scenario "$scenario" "$scenario"
 done
 wait_idle
 
@@ -286,15 +383,48 @@ for child in $(ps -o pid= --ppid "$SERVER_PID" 2>/dev/null || true); do
     rss_of "$child" "$role"
 done
 
-# --- 7. summary ------------------------------------------------------------------------------------
+# --- 7. the floor: bench/floor.py on the same database, the same wrk scripts ----------------------
+stop_server
+FLOOR_RUN=""
+if [[ $FLOOR == 1 ]]; then
+    for scenario in $SCENARIOS; do
+        [[ " $FLOOR_SCENARIOS " == *" $scenario "* && " $FLOOR_RUN " != *" $scenario "* ]] &&
+            FLOOR_RUN+=" $scenario"
+    done
+fi
+if [[ -n $FLOOR_RUN ]]; then
+    PORT=$(free_port)
+    URL="http://127.0.0.1:$PORT"
+    say "starting the floor (bench/floor.py) on $URL with $WORKERS worker(s)"
+    start_server floor "/api/v0/checkout/orders/$GET_ID" \
+        "$BIN/python" bench/floor.py --host 127.0.0.1 --port "$PORT" --database "$DB_URL" \
+        --workers "$WORKERS"
+    for scenario in $FLOOR_RUN; do
+        run_scenario "$scenario" "floor:$scenario"
+    done
+    wait_idle
+    stop_server
+fi
+
+# --- 8. summary ------------------------------------------------------------------------------------
 HEADER=$TMP/header.txt
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src 2>/dev/null || commit="$commit (src modified)"
+# the commit of the tree kassa is imported from (VENV may hold another tree's editable install)
+KASSA_SRC=$("$BIN/python" -c 'import os, kassa; print(os.path.dirname(kassa.__file__))')
+commit=$(git -C "$KASSA_SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$KASSA_SRC" diff --quiet HEAD -- . 2>/dev/null || commit="$commit (src modified)"
+bench_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- bench 2>/dev/null || bench_commit="$bench_commit (bench modified)"
 {
     echo "kassa bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  commit $commit"
+    echo "kassa from $KASSA_SRC; bench/ at commit $bench_commit"
     echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr)"
     echo "python $("$BIN/python" -c 'import platform, sqlite3; print(platform.python_version(), "/ sqlite", sqlite3.sqlite_version)')"
-    echo "server: kassa serve --workers $WORKERS, SQLite (WAL, synchronous=FULL), access log off"
+    echo "database: $DB_NOTE"
+    echo "server: kassa serve --workers $WORKERS, access log off"
+    if [[ -n $FLOOR_RUN ]]; then
+        echo "floor: bench/floor.py (bare Starlette on uvicorn, --workers $WORKERS, access log off)" \
+            "after kassa, same database, same wrk scripts:$FLOOR_RUN"
+    fi
     echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT (after $WARMUP warm-up), same host"
     echo "data: $ORDERS seeded orders + $PATCH_ORDERS PATCH orders + $TX_ORDERS orders with a payment" \
         "+ 1 GET order in $MERCHANT/$CHANNEL"
@@ -304,10 +434,10 @@ git diff --quiet HEAD -- src 2>/dev/null || commit="$commit (src modified)"
     fi
 } >"$HEADER"
 SUMMARY=$TMP/summary.txt
-"$BIN/python" bench/summary.py "$RESULT_LINES" "$RSS_LINES" "$HEADER" >"$SUMMARY"
+"$BIN/python" bench/summary.py "$RESULT_LINES" "$RSS_LINES" "$HEADER" "$DATABASE" >"$SUMMARY"
 say "summary"
 cat "$SUMMARY"
 cp "$SUMMARY" "$RESULTS/latest.txt"
-cp "$SUMMARY" "$RESULTS/$(date -u '+%Y%m%dT%H%M%SZ')-w$WORKERS.txt"
+cp "$SUMMARY" "$RESULTS/$(date -u '+%Y%m%dT%H%M%SZ')-$DATABASE-w$WORKERS.txt"
 echo
 echo "written to bench/results/latest.txt"

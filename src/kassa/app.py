@@ -236,6 +236,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.database_url,
         pool_size=settings.database_pool_size,
         pgbouncer=settings.database_pgbouncer,
+        pool_timeout=settings.database_pool_timeout,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
     )
     app.state.kassa = AppState(settings=settings, db=database)
     app.include_router(orders_router, prefix=prefix)

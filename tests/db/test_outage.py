@@ -75,14 +75,21 @@ async def test_no_free_connection_in_time_is_503_with_retry_after(
 
     async with client_for(app, tenant.headers) as client:
         order_id = await create_order(client)
-        holder = asyncio.create_task(one_connection.read(hold))
+        await get_order(client, order_id)  # the point-read pool has its one connection open
+        # hold the only connection of both pools: the engine's and the point reads'
+        engine_holder = asyncio.create_task(one_connection.read(hold))
         await held.wait()
+        point_holder = asyncio.create_task(one_connection.fetch_one("SELECT pg_sleep(1)", {}))
+        await asyncio.sleep(0.1)  # let it take the idle connection (no I/O involved)
         read = await client.get(f"{ORDERS}/{order_id}")
+        listed = await client.get(ORDERS)
         write = await client.post(ORDERS, json={}, headers={"Idempotency-Key": "pool-1"})
-        await holder
+        await engine_holder
+        await point_holder
         assert_unavailable(read)
+        assert_unavailable(listed)
         assert_unavailable(write)
-        # the connection is free again: the same requests succeed, the key runs afresh
+        # the connections are free again: the same requests succeed, the key runs afresh
         assert (await get_order(client, order_id))["id"] == order_id
         retried = await client.post(ORDERS, json={}, headers={"Idempotency-Key": "pool-1"})
         assert retried.status_code == 201, retried.text
@@ -181,6 +188,7 @@ def served(own_postgres: tuple[str, str], tmp_path: Path) -> Iterator[Served]:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # stopped by the fixture only, not by a Ctrl-C of the run
         )
     try:
         yield Served(f"http://127.0.0.1:{port}", proc, log)

@@ -76,7 +76,7 @@ def _lost(exc: BaseException) -> bool:
     """The call's connection died under it (SQLAlchemy's engine or the asyncpg point pool)."""
     if isinstance(exc, sa_exc.DBAPIError):
         return bool(exc.connection_invalidated)
-    if isinstance(exc, asyncpg.ConnectionDoesNotExistError):
+    if isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError):
         return True
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
@@ -91,7 +91,9 @@ def unavailable(exc: BaseException) -> DatabaseUnavailable | None:
         return DatabaseUnavailable("The database cannot be reached.", reached=False)
     if isinstance(exc, sa_exc.DBAPIError):
         state = getattr(exc.orig, "sqlstate", None)
-    elif isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+    elif isinstance(
+        exc, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
         state = getattr(exc, "sqlstate", None)
     else:
         return None
@@ -272,13 +274,15 @@ class Database:
     ) -> None:
         """PostgreSQL: ``pool_size`` connections kept open; a call waits ``pool_timeout``
         seconds for a free one and ``connect_timeout`` seconds to open one; statements run at
-        most ``statement_timeout`` seconds (0: the server's own setting applies).
+        most ``statement_timeout`` seconds (0, or behind PgBouncer: the server's own setting).
 
         ``pgbouncer``: the URL points at a PgBouncer in transaction pooling mode (PostgreSQL).
         """
         self.url = url
         self.pgbouncer = pgbouncer
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if pgbouncer:  # PgBouncer refuses the startup parameter: set it on the role there
+            statement_timeout = 0.0
         self._async: AsyncEngine | None = None
         if self.is_sqlite:
             self._ensure_sqlite_dir(url)

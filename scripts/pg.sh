@@ -9,6 +9,8 @@
 #   scripts/pg.sh stop DIR    stop the server (fast shutdown) and remove DIR.
 #   scripts/pg.sh createdb DIR NAME
 #                             create another empty database NAME on the running server of DIR.
+#   scripts/pg.sh pause DIR   stop the server (fast shutdown) but keep DIR: an outage.
+#   scripts/pg.sh resume DIR  start a paused server again, on the same port.
 #
 # Layout: DIR/data (cluster), DIR/log (server log), DIR/port, DIR/.s.PGSQL.PORT (unix socket).
 # Everything except the URL goes to stderr. initdb and pg_ctl refuse to run as root, so as
@@ -26,7 +28,7 @@ log() { printf 'pg.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR | createdb DIR NAME" >&2
+    echo "usage: $0 start DIR | stop DIR | createdb DIR NAME | pause DIR | resume DIR" >&2
     exit 2
 }
 
@@ -177,17 +179,8 @@ cmd_createdb() {
     log "created database $NAME on 127.0.0.1:$port"
 }
 
-cmd_stop() {
-    if [[ ! -e $DIR ]]; then
-        log "$DIR does not exist, nothing to do"
-        return 0
-    fi
-    DIR=$(cd "$DIR" && pwd -P)
-    # Refuse to rm -rf anything that does not look like one of our clusters.
-    if [[ $DIR == / || ! (-e $DIR/data/PG_VERSION || -e $DIR/port || -e $DIR/initdb.log || -z $(ls -A "$DIR")) ]]; then
-        die "$DIR does not look like a scripts/pg.sh cluster; not removing it"
-    fi
-
+# Stop the server in $DIR (fast shutdown; immediate, then KILL, if that does not finish).
+stop_server() {
     if [[ -f $DIR/data/postmaster.pid ]]; then
         local pid
         pid=$(head -n 1 "$DIR/data/postmaster.pid" 2>/dev/null || true)
@@ -206,6 +199,46 @@ cmd_stop() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
+}
+
+cmd_pause() {
+    [[ -f $DIR/port && -e $DIR/data/PG_VERSION ]] || die "$DIR is not a started scripts/pg.sh cluster"
+    DIR=$(cd "$DIR" && pwd -P)
+    stop_server
+}
+
+cmd_resume() {
+    [[ -f $DIR/port && -e $DIR/data/PG_VERSION ]] || die "$DIR is not a scripts/pg.sh cluster"
+    DIR=$(cd "$DIR" && pwd -P)
+    local port
+    port=$(cat "$DIR/port")
+    log "starting server on 127.0.0.1:$port again"
+    # postgresql.conf still names the port, so the server comes back where clients expect it
+    as_owner "$BIN/pg_ctl" start -D "$DIR/data" -l "$DIR/log" -w -t 60 >/dev/null || {
+        show_log
+        die "pg_ctl start failed (is port $port taken now?)"
+    }
+    local i
+    for ((i = 0; i < 100; i++)); do
+        "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U "$PG_USER" 3>&- && return 0
+        sleep 0.1
+    done
+    show_log
+    die "server on port $port did not become ready"
+}
+
+cmd_stop() {
+    if [[ ! -e $DIR ]]; then
+        log "$DIR does not exist, nothing to do"
+        return 0
+    fi
+    DIR=$(cd "$DIR" && pwd -P)
+    # Refuse to rm -rf anything that does not look like one of our clusters.
+    if [[ $DIR == / || ! (-e $DIR/data/PG_VERSION || -e $DIR/port || -e $DIR/initdb.log || -z $(ls -A "$DIR")) ]]; then
+        die "$DIR does not look like a scripts/pg.sh cluster; not removing it"
+    fi
+
+    stop_server
     rm -rf -- "$DIR"
 }
 
@@ -227,5 +260,7 @@ case $ACTION in
     start) cmd_start ;;
     stop) cmd_stop ;;
     createdb) cmd_createdb ;;
+    pause) cmd_pause ;;
+    resume) cmd_resume ;;
     *) usage ;;
 esac

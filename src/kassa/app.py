@@ -237,6 +237,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.database_url,
         pool_size=settings.database_pool_size,
         pgbouncer=settings.database_pgbouncer,
+        pool_timeout=settings.database_pool_timeout,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
     )
     app.state.kassa = AppState(settings=settings, db=database)
     for router in API_ROUTERS:

@@ -105,7 +105,14 @@ async def _worker(settings: Settings) -> int:
     from kassa.state import AppState
 
     log = logging.getLogger("kassa.worker")
-    db = Database(settings.database_url, pool_size=4, pgbouncer=settings.database_pgbouncer)
+    db = Database(
+        settings.database_url,
+        pool_size=4,
+        pgbouncer=settings.database_pgbouncer,
+        pool_timeout=settings.database_pool_timeout,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
     state = AppState(settings=settings, db=db)
     try:
         if settings.is_sqlite:

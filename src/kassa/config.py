@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -99,11 +100,27 @@ def _positive_int(name: str, default: str) -> int:
     return value
 
 
+def _duration(name: str, default: str, *, zero: bool = False) -> float:
+    """A positive number of seconds (``_seconds`` syntax); ``zero``: 0 is allowed (off)."""
+    raw = _env(name, default)
+    try:
+        value = _seconds(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "0 (off) or more" if zero else "more than 0"
+        raise ValueError(f"KASSA_{name.upper()} must be a number of seconds, {least}, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = 20  # PostgreSQL connections per process (a fixed pool)
     database_pgbouncer: bool = False  # the URL points at a PgBouncer in transaction pooling mode
+    database_pool_timeout: float = 5.0  # seconds a request waits for a pooled connection
+    database_connect_timeout: float = 5.0  # seconds to open a PostgreSQL connection
+    database_statement_timeout: float = 30.0  # PostgreSQL statement_timeout; 0: not set
     path_prefix: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -150,6 +167,9 @@ class Settings:
             database_url=_env("database_url", DEFAULT_DATABASE_URL),
             database_pool_size=_positive_int("database_pool_size", "20"),
             database_pgbouncer=_bool(_env("database_pgbouncer", "off")),
+            database_pool_timeout=_duration("database_pool_timeout", "5"),
+            database_connect_timeout=_duration("database_connect_timeout", "5"),
+            database_statement_timeout=_duration("database_statement_timeout", "30", zero=True),
             path_prefix=prefix,
             host=_env("host", "127.0.0.1"),
             port=int(_env("port", "8000")),

@@ -144,8 +144,8 @@ async def run(call: Call | Response, handler: Callable[[Call], Awaitable[Outcome
         return call
     try:
         outcome = await handler(call)
-    except BaseException:
-        await idempotency.release(call.app.db, call.claim)
+    except BaseException as exc:
+        await idempotency.release(call.app.db, call.claim, exc)
         raise
     return Response(outcome.body, status_code=outcome.status, headers=outcome.headers)
 

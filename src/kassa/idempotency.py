@@ -3,11 +3,19 @@
 A request with ``Idempotency-Key`` first claims the key with an in-flight marker in its own short
 transaction. The final record is written by the write itself, in the same transaction as the
 change it reports (``complete``); a non-2xx outcome deletes the marker (``release``).
+
+When the database is unavailable the marker may outlive its request: a release that cannot
+reach the database, or a claim whose connection was lost around its COMMIT (it may have been
+written). Such markers are deleted in the background as soon as the database answers again, so
+that the client's retry with the same key runs afresh instead of meeting 409 for 5 minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +26,20 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kassa import jsonutil
-from kassa.db.engine import Database
+from kassa.db.engine import Database, DatabaseUnavailable
 from kassa.db.tables import idempotency
-from kassa.errors import IdempotencyKeyInFlight, IdempotencyKeyReuse, InvalidRequest
+from kassa.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReuse,
+    InvalidRequest,
+    ServiceUnavailable,
+)
+
+log = logging.getLogger("kassa")
 
 IN_FLIGHT_TTL_MS = 5 * 60 * 1000
+RELEASE_RETRY_S = 1.0
+MAX_PENDING_RELEASES = 10_000  # beyond it, markers are left to expire
 RECORDED_HEADERS = ("content-type", "location", "etag")
 
 
@@ -40,6 +57,7 @@ class Claim:
     merchant: str
     key: str
     fingerprint: str
+    started_at: int  # names this marker: a release never deletes a later claim's
 
 
 def check_key(value: str) -> str:
@@ -83,10 +101,10 @@ def _claim(conn: Connection, marker: dict[str, Any]) -> Claim | Outcome:
                     conn.execute(insert(idempotency).values(**marker))
             except IntegrityError:
                 continue  # claimed concurrently: look again
-            return Claim(merchant, key, fp)
+            return Claim(merchant, key, fp, marker["started_at"])
         if row.expires_at <= marker["started_at"]:
             conn.execute(update(idempotency).where(*where).values(**marker))
-            return Claim(merchant, key, fp)
+            return Claim(merchant, key, fp, marker["started_at"])
         if row.fingerprint != fp:
             raise IdempotencyKeyReuse()
         if row.state != "done":
@@ -109,7 +127,12 @@ async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outco
         "headers": None,
         "body": None,
     }
-    return await db.write(lambda conn: _claim(conn, marker))
+    try:
+        return await db.write(lambda conn: _claim(conn, marker))
+    except DatabaseUnavailable as exc:
+        if exc.reached:  # the marker may have been committed: take it back once we can
+            _release_later(db, Claim(merchant, key, fp, now_ms))
+        raise
 
 
 def complete(conn: Connection, claim_: Claim | None, outcome: Outcome, retention_s: float) -> None:
@@ -130,15 +153,77 @@ def complete(conn: Connection, claim_: Claim | None, outcome: Outcome, retention
     )
 
 
-async def release(db: Database, claim_: Claim | None) -> None:
+def _delete_markers(conn: Connection, claims: list[Claim]) -> None:
+    for claim_ in claims:
+        conn.execute(
+            delete(idempotency).where(
+                idempotency.c.merchant == claim_.merchant,
+                idempotency.c.key == claim_.key,
+                idempotency.c.state == "in-flight",
+                idempotency.c.started_at == claim_.started_at,
+            )
+        )
+
+
+async def release(db: Database, claim_: Claim | None, failed: BaseException | None = None) -> None:
+    """Delete the in-flight marker of a request that did not succeed (later, if need be).
+
+    ``failed``: what the request failed with; after a 503 the database is in trouble, so the
+    answer does not wait for the release.
+    """
     if claim_ is None:
         return
-    statement = delete(idempotency).where(
-        idempotency.c.merchant == claim_.merchant,
-        idempotency.c.key == claim_.key,
-        idempotency.c.state == "in-flight",
-    )
-    await db.write(lambda conn: conn.execute(statement))
+    if isinstance(failed, ServiceUnavailable):
+        _release_later(db, claim_)
+        return
+    try:
+        await db.write(lambda conn: _delete_markers(conn, [claim_]))
+    except DatabaseUnavailable:
+        _release_later(db, claim_)
+
+
+# per database: the markers still to delete, and the one task that retries them
+_pending: dict[Database, dict[tuple[str, str], Claim]] = {}
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _release_later(db: Database, claim_: Claim) -> None:
+    pending = _pending.setdefault(db, {})
+    if len(pending) >= MAX_PENDING_RELEASES:
+        return
+    start = not pending
+    pending[(claim_.merchant, claim_.key)] = claim_
+    if start:
+        task = asyncio.get_running_loop().create_task(_release_pending(db, pending))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+
+
+async def _release_pending(db: Database, pending: dict[tuple[str, str], Claim]) -> None:
+    try:
+        while pending:
+            expired = _now_ms() - IN_FLIGHT_TTL_MS
+            for name, claim_ in list(pending.items()):
+                if claim_.started_at <= expired:  # a new claim may take it over already
+                    del pending[name]
+            batch = list(pending.values())
+            try:
+                if batch:
+                    await db.write(functools.partial(_delete_markers, claims=batch))
+            except DatabaseUnavailable:
+                pass
+            except Exception:
+                log.warning("releasing idempotency keys failed", exc_info=True)
+            else:
+                for claim_ in batch:
+                    name = (claim_.merchant, claim_.key)
+                    if pending.get(name) is claim_:
+                        del pending[name]
+            if pending:
+                await asyncio.sleep(RELEASE_RETRY_S)
+    finally:
+        if _pending.get(db) is pending:
+            del _pending[db]
 
 
 async def purge_expired(db: Database) -> int:

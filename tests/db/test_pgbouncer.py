@@ -36,7 +36,12 @@ def postgresql_url(database_url: str) -> str:
 async def database_of(url: str, pgbouncer: bool) -> AsyncIterator[Database]:
     """The database the app builds from its settings (not the test suite's shared one)."""
     settings = Settings(
-        database_url=url, database_pgbouncer=pgbouncer, database_pool_size=1, access_log=False
+        database_url=url,
+        database_pgbouncer=pgbouncer,
+        database_pool_size=1,
+        # PgBouncer refuses the statement_timeout startup parameter (the setting leaves it out)
+        database_statement_timeout=0,
+        access_log=False,
     )
     database = create_app(settings).state.kassa.db
     assert isinstance(database, Database)

@@ -104,3 +104,45 @@ def test_database_pool_size_must_be_a_positive_whole_number(
     monkeypatch.setenv("KASSA_DATABASE_POOL_SIZE", value)
     with pytest.raises(ValueError, match="KASSA_DATABASE_POOL_SIZE must be a whole number"):
         Settings.from_env()
+
+
+def test_database_timeouts_default() -> None:
+    settings = Settings.from_env()
+    assert settings.database_pool_timeout == 5
+    assert settings.database_connect_timeout == 5
+    assert settings.database_statement_timeout == 30
+
+
+def test_database_timeouts_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA_DATABASE_POOL_TIMEOUT", "0.5")
+    monkeypatch.setenv("KASSA_DATABASE_CONNECT_TIMEOUT", "2s")
+    monkeypatch.setenv("KASSA_DATABASE_STATEMENT_TIMEOUT", "2m")
+    settings = Settings.from_env()
+    assert settings.database_pool_timeout == 0.5
+    assert settings.database_connect_timeout == 2
+    assert settings.database_statement_timeout == 120
+
+
+def test_database_statement_timeout_zero_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA_DATABASE_STATEMENT_TIMEOUT", "0")
+    assert Settings.from_env().database_statement_timeout == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_POOL_TIMEOUT", "0"),
+        ("DATABASE_POOL_TIMEOUT", "-1"),
+        ("DATABASE_POOL_TIMEOUT", "soon"),
+        ("DATABASE_CONNECT_TIMEOUT", "0s"),
+        ("DATABASE_CONNECT_TIMEOUT", "inf"),
+        ("DATABASE_STATEMENT_TIMEOUT", "-5"),
+        ("DATABASE_STATEMENT_TIMEOUT", "nan"),
+    ],
+)
+def test_database_timeouts_refuse_bad_values(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("KASSA_" + name, value)
+    with pytest.raises(ValueError, match=f"KASSA_{name} must be a number of seconds"):
+        Settings.from_env()

@@ -13,11 +13,18 @@ All database work is written as plain functions of a synchronous SQLAlchemy ``Co
   savepoint (a failing write rolls back alone), one ``COMMIT`` (one fsync) for the batch — and
   answers every write of the batch only after that commit. Writes are therefore serialised per
   process; across processes SQLite's file lock and ``busy_timeout`` serialise them.
+
+On PostgreSQL a request that gets no pooled connection in time, cannot connect, loses its
+connection or runs into ``statement_timeout`` raises ``DatabaseUnavailable`` (503
+``service-unavailable`` with ``Retry-After``) instead of a driver error. A lost connection
+invalidates the whole pool (SQLAlchemy's disconnect handling), so connections that predate a
+server restart are replaced on their next checkout; a read that met one runs once more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import functools
 import os
@@ -30,18 +37,74 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from kassa.db.point import PointReads
+from kassa.errors import ServiceUnavailable
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 64
 HANDOVER_PAUSE_S = 0.0002
+RETRY_AFTER_S = 1
+# SQLSTATE classes that mean "not now" rather than "wrong": connection exception (08),
+# insufficient resources (53: too many connections, out of memory or disk) and operator
+# intervention (57: shutdown, starting up, statement timeout)
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+_STATEMENT_TIMEOUT = "57014"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not serve a call now; answered as 503 with ``Retry-After``.
+
+    ``reached``: the call may have reached the server before its connection was lost, so the
+    outcome of a write is unknown (a retry with the same Idempotency-Key settles it).
+    """
+
+    def __init__(self, message: str, *, reached: bool) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
+        self.reached = reached
+
+
+def _lost(exc: BaseException) -> bool:
+    """The call's connection died under it (SQLAlchemy's engine or the asyncpg point pool)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return bool(exc.connection_invalidated)
+    if isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for a failure of the PostgreSQL pool, connection or server, else ``None``."""
+    if isinstance(exc, sa_exc.TimeoutError):  # the engine's pool had no free connection in time
+        return DatabaseUnavailable("All database connections are busy.", reached=False)
+    if isinstance(exc, TimeoutError):  # a connect, or the point pool's wait for a connection
+        return DatabaseUnavailable("The database did not answer in time.", reached=False)
+    if isinstance(exc, OSError):  # refused, unreachable
+        return DatabaseUnavailable("The database cannot be reached.", reached=False)
+    if isinstance(exc, sa_exc.DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None)
+    elif isinstance(
+        exc, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
+        state = getattr(exc, "sqlstate", None)
+    else:
+        return None
+    state = state if isinstance(state, str) else ""
+    if state == _STATEMENT_TIMEOUT:
+        return DatabaseUnavailable("The database did not answer in time.", reached=True)
+    if _lost(exc):
+        return DatabaseUnavailable("The connection to the database was lost.", reached=True)
+    if state.startswith(_UNAVAILABLE_SQLSTATES):
+        return DatabaseUnavailable("The database is unavailable.", reached=True)
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -199,14 +262,27 @@ def _behind_pgbouncer(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 20, pgbouncer: bool = False) -> None:
-        """``pool_size``: PostgreSQL connections kept open (a request waits for a free one).
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        pgbouncer: bool = False,
+        pool_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 0.0,
+    ) -> None:
+        """PostgreSQL: ``pool_size`` connections kept open; a call waits ``pool_timeout``
+        seconds for a free one and ``connect_timeout`` seconds to open one; statements run at
+        most ``statement_timeout`` seconds (0, or behind PgBouncer: the server's own setting).
 
         ``pgbouncer``: the URL points at a PgBouncer in transaction pooling mode (PostgreSQL).
         """
         self.url = url
         self.pgbouncer = pgbouncer
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if pgbouncer:  # PgBouncer refuses the startup parameter: set it on the role there
+            statement_timeout = 0.0
         self._async: AsyncEngine | None = None
         if self.is_sqlite:
             self._ensure_sqlite_dir(url)
@@ -222,12 +298,25 @@ class Database:
         else:
             # a fixed pool: connections are opened once and kept (an overflow connection would
             # be opened and closed per request under load, several round trips each)
-            self._async = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            self._async = create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=pool_timeout,
+                connect_args=_timeouts(connect_timeout, statement_timeout),
+            )
             if pgbouncer:
                 _behind_pgbouncer(self._async)
             # single-statement reads run in autocommit: no BEGIN / ROLLBACK round trips
             self._reads = self._async.execution_options(isolation_level="AUTOCOMMIT")
-            self._points = PointReads(url, size=pool_size, statement_cache=not pgbouncer)
+            self._points = PointReads(
+                url,
+                size=pool_size,
+                statement_cache=not pgbouncer,
+                server_settings=_server_settings(statement_timeout),
+                connect_timeout=connect_timeout,
+                acquire_timeout=pool_timeout,
+            )
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -261,9 +350,7 @@ class Database:
                 return fn(self._inline)
             finally:
                 self._inline.rollback()
-        assert self._async is not None
-        async with self._reads.connect() as conn:
-            return await conn.run_sync(fn)
+        return await self._postgres(self._reads.connect, fn, again=True)
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """One row of a single-statement hot read written in plain SQL with ``:name`` parameters
@@ -274,7 +361,16 @@ class Database:
             assert raw is not None
             row: Sequence[Any] | None = raw.execute(sql, params).fetchone()
             return row
-        return await self._points.fetch_one(sql, params)
+        for attempt in (1, 2):
+            try:
+                return await self._points.fetch_one(sql, params)
+            except Exception as exc:
+                error = unavailable(exc)
+                if error is None:
+                    raise
+                if not (_lost(exc) and attempt == 1):  # a dead connection: once more
+                    raise error from exc
+        raise AssertionError("unreachable")
 
     def _scan_conn(self) -> Connection:
         conn: Connection | None = getattr(self._scan_local, "conn", None)
@@ -296,15 +392,39 @@ class Database:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._scan_pool, self._scan_sync, fn)
         assert self._async is not None
-        async with self._async.connect() as conn:  # one snapshot for a list and its totals
-            return await conn.run_sync(fn)
+        # one snapshot for a list and its totals
+        return await self._postgres(self._async.connect, fn, again=True)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             return await self._writer.submit(fn)
         assert self._async is not None
-        async with self._async.begin() as conn:
-            return await conn.run_sync(fn)
+        # not run again: a connection lost at COMMIT leaves the outcome unknown
+        return await self._postgres(self._async.begin, fn, again=False)
+
+    @staticmethod
+    async def _postgres(
+        open_: Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]],
+        fn: Callable[[Connection], T],
+        *,
+        again: bool,
+    ) -> T:
+        """Run ``fn`` on a pooled connection; pool, connection and server failures are 503s.
+
+        ``again``: a connection found dead (it predates a server restart) is replaced and
+        ``fn`` runs once more; the first failure has invalidated the pool's older connections.
+        """
+        for attempt in (1, 2):
+            try:
+                async with open_() as conn:
+                    return await conn.run_sync(fn)
+            except Exception as exc:
+                error = unavailable(exc)
+                if error is None:
+                    raise
+                if not (again and _lost(exc) and attempt == 1):
+                    raise error from exc
+        raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
         if self.is_sqlite:
@@ -319,6 +439,22 @@ class Database:
             assert self._async is not None
             await self._points.close()
             await self._async.dispose()
+
+
+def _server_settings(statement_timeout: float) -> dict[str, str]:
+    """``statement_timeout`` sent as a server setting of every new connection (0: none)."""
+    if statement_timeout <= 0:
+        return {}
+    return {"statement_timeout": str(max(1, round(statement_timeout * 1000)))}
+
+
+def _timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """asyncpg's connect arguments for the engine: its connect timeout and server settings."""
+    args: dict[str, Any] = {"timeout": connect_timeout}
+    settings = _server_settings(statement_timeout)
+    if settings:
+        args["server_settings"] = settings
+    return args
 
 
 @functools.lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ once to asyncpg's ``$n`` form.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,15 @@ def dsn_of(url: str) -> str:
 async def _keep(_conn: asyncpg.Connection) -> None:
     """Connections go back to the pool as they are: a single SELECT leaves no session state
     behind, and asyncpg's default reset would cost a round trip (``RESET ALL`` …) per read."""
+
+
+def _broken(exc: BaseException) -> bool:
+    """Whether a connection that raised ``exc`` may be unusable: anything but an ordinary
+    server error (a server shutting down answers with an error and then no ReadyForQuery)."""
+    if not isinstance(exc, asyncpg.PostgresError):
+        return True
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return state.startswith(("08", "57P"))
 
 
 class PointReads:
@@ -95,7 +105,13 @@ class PointReads:
         statement, names = positional(sql)
         args = [params[name] for name in names]
         async with pool.acquire(timeout=self._acquire_timeout) as conn:
-            row = await conn.fetchrow(statement, *args)
+            try:
+                row = await conn.fetchrow(statement, *args)
+            except BaseException as exc:
+                if _broken(exc):  # back in the pool it would fail the next read as well
+                    with contextlib.suppress(asyncpg.InterfaceError):  # already let go of
+                        conn.terminate()
+                raise
         return None if row is None else tuple(row)
 
     async def close(self) -> None:

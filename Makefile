@@ -17,7 +17,7 @@ export KASSA_HOST KASSA_PORT
 
 LINT_PATHS := src tests bench tools
 
-.PHONY: venv run test check fmt fuzz bench bench-hooks bench-notifications clean
+.PHONY: venv run test check fmt fuzz bench profile bench-hooks bench-notifications clean
 
 venv: $(STAMP)
 
@@ -55,6 +55,11 @@ fuzz: venv
 
 bench: venv
 	bash bench/run.sh
+
+# Where the time of one request goes: py-spy profiles of GET order and POST transaction by
+# category, e.g. BENCH_DATABASE=postgres make profile; see docs/performance.md.
+profile: venv
+	VENV=$(VENV) bash bench/profile.sh
 
 # Notification delivery throughput of one `kassa worker`, e.g.
 # make bench-notifications NOTIFY_ARGS="--events 20000 --database postgresql+asyncpg://..."

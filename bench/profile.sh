@@ -31,8 +31,9 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ $DATABASE == postgres ]]; then
-    PG_DIR=$TMP/pg
-    URL=$(scripts/pg.sh start "$PG_DIR" 2>/dev/null)
+    # a directory of its own: the server runs as the postgres user, who cannot enter $TMP
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kassa-profile-pg.XXXXXX")
+    URL=$(scripts/pg.sh start "$PG_DIR" 2>"$TMP/pg.log") || { cat "$TMP/pg.log" >&2; exit 1; }
 else
     URL=sqlite:///$TMP/kassa.db
 fi

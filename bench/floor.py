@@ -153,13 +153,7 @@ def _postgres_app(url: str) -> Starlette:
             )
         return _created(ledger_id)
 
-    return Starlette(
-        routes=[
-            Route(ORDER, get_order, methods=["GET"]),
-            Route(TRANSACTION, post_transaction, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
+    return _app(get_order, post_transaction, lifespan)
 
 
 def _sqlite_app(path: str) -> Starlette:
@@ -223,6 +217,11 @@ def _sqlite_app(path: str) -> Starlette:
             fcntl.flock(state["lock"], fcntl.LOCK_UN)
         return _created(ledger_id)
 
+    return _app(get_order, post_transaction, lifespan)
+
+
+def _app(get_order: Any, post_transaction: Any, lifespan: Any) -> Starlette:
+    """The floor's two routes, at the URL shapes of kassa's scenarios."""
     return Starlette(
         routes=[
             Route(ORDER, get_order, methods=["GET"]),

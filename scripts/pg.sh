@@ -22,6 +22,9 @@ set -euo pipefail
 exec 3>&1 1>&2
 
 PG_USER=postgres
+RUN_AS=$PG_USER
+# shellcheck source=scripts/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/owner.sh"
 DB_NAME=kassa
 
 log() { printf 'pg.sh: %s\n' "$*" >&2; }
@@ -54,36 +57,6 @@ find_bindir() {
     printf '%s\n' "$best"
 }
 
-# Run a command as the server owner: "postgres" when we are root, ourselves otherwise.
-# fd 3 (our stdout, possibly a $(...) pipe) is closed so the daemonised postmaster never
-# holds it open.
-as_owner() {
-    if ((EUID == 0)); then
-        (cd / && exec runuser -u "$PG_USER" -- "$@") 3>&-
-    else
-        "$@" 3>&-
-    fi
-}
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
-# True if PID is a live (non-zombie) postgres process. Checking the name avoids killing an
-# unrelated process that reused a stale PID.
-postmaster_alive() {
-    local pid=$1 stat
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == postgres* ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-}
-
 show_log() {
     if [[ -f $DIR/log ]]; then
         log "last lines of $DIR/log:"
@@ -100,13 +73,7 @@ cmd_start() {
     local sock="$DIR/.s.PGSQL.65535"
     ((${#sock} <= 100)) || die "$DIR is too long a path for a unix socket directory"
 
-    if ((EUID == 0)); then
-        id -u "$PG_USER" >/dev/null 2>&1 || die "running as root but there is no '$PG_USER' user"
-        chown "$PG_USER:" "$DIR"
-        chmod 700 "$DIR"
-        as_owner test -w "$DIR" -a -x "$DIR" ||
-            die "user '$PG_USER' cannot access $DIR (is a parent directory private?)"
-    fi
+    own_dir "$DIR"
 
     local locale=C
     if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
@@ -191,10 +158,10 @@ stop_server() {
         # pg_ctl returns once postmaster.pid is gone; give the process a moment to exit.
         local i
         for ((i = 0; i < 100; i++)); do
-            postmaster_alive "$pid" || break
+            process_alive "$pid" postgres || break
             sleep 0.1
         done
-        if postmaster_alive "$pid"; then
+        if process_alive "$pid" postgres; then
             log "postmaster $pid still alive, killing it"
             kill -KILL "$pid" 2>/dev/null || true
         fi

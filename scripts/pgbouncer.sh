@@ -24,6 +24,9 @@ set -euo pipefail
 exec 3>&1 1>&2
 
 RUN_USER=postgres
+RUN_AS=$RUN_USER
+# shellcheck source=scripts/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/owner.sh"
 DB_USER=postgres
 
 log() { printf 'pgbouncer.sh: %s\n' "$*" >&2; }
@@ -44,37 +47,8 @@ find_binary() {
     printf '%s\n' "$f"
 }
 
-# Run a command as the PgBouncer owner: "postgres" when we are root, ourselves otherwise.
-# fd 3 (our stdout, possibly a $(...) pipe) is closed so the daemon never holds it open.
-as_owner() {
-    if ((EUID == 0)); then
-        (cd / && exec runuser -u "$RUN_USER" -- "$@") 3>&-
-    else
-        "$@" 3>&-
-    fi
-}
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 listening() {
     (exec 4<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# True if PID is a live (non-zombie) pgbouncer process. Checking the name avoids killing an
-# unrelated process that reused a stale PID.
-bouncer_alive() {
-    local pid=$1 stat
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == pgbouncer* ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
 }
 
 read_pid() {
@@ -91,11 +65,11 @@ show_log() {
 kill_bouncer() {
     local pid i
     pid=$(read_pid)
-    bouncer_alive "$pid" || return 0
+    process_alive "$pid" pgbouncer || return 0
     # SIGTERM: immediate shutdown (open client connections are closed).
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-        bouncer_alive "$pid" || return 0
+        process_alive "$pid" pgbouncer || return 0
         sleep 0.1
     done
     log "pgbouncer $pid still alive, killing it"
@@ -109,13 +83,7 @@ cmd_start() {
     DIR=$(cd "$DIR" && pwd -P)
     [[ -z $(ls -A "$DIR") ]] || die "$DIR is not empty"
 
-    if ((EUID == 0)); then
-        id -u "$RUN_USER" >/dev/null 2>&1 || die "running as root but there is no '$RUN_USER' user"
-        chown "$RUN_USER:" "$DIR"
-        chmod 700 "$DIR"
-        as_owner test -w "$DIR" -a -x "$DIR" ||
-            die "user '$RUN_USER' cannot access $DIR (is a parent directory private?)"
-    fi
+    own_dir "$DIR"
 
     # auth_type = trust still needs the user listed in the auth file.
     printf '"%s" ""\n' "$DB_USER" >"$DIR/userlist.txt"
@@ -161,12 +129,12 @@ EOF
             die "pgbouncer failed to start"
         fi
         for ((i = 0; i < 100; i++)); do
-            if listening "$port" && bouncer_alive "$(read_pid)"; then
+            if listening "$port" && process_alive "$(read_pid)" pgbouncer; then
                 started=1
                 break
             fi
             # a daemon that wrote its pid file and died will not come up
-            [[ -f $DIR/pgbouncer.pid ]] && ! bouncer_alive "$(read_pid)" && break
+            [[ -f $DIR/pgbouncer.pid ]] && ! process_alive "$(read_pid)" pgbouncer && break
             sleep 0.1
         done
         ((started)) && break

@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.util import await_, greenlet_spawn
 
-from kassa.db.point import PointReads
+from kassa.db.point import PointReads, positional
 from kassa.errors import ServiceUnavailable
 
 T = TypeVar("T")
@@ -350,7 +351,7 @@ class Database:
                 return fn(self._inline)
             finally:
                 self._inline.rollback()
-        return await self._postgres(self._reads.connect, fn, again=True)
+        return await self._postgres(self._reads.sync_engine.connect, fn, again=True)
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """One row of a single-statement hot read written in plain SQL with ``:name`` parameters
@@ -393,31 +394,39 @@ class Database:
             return await loop.run_in_executor(self._scan_pool, self._scan_sync, fn)
         assert self._async is not None
         # one snapshot for a list and its totals
-        return await self._postgres(self._async.connect, fn, again=True)
+        return await self._postgres(self._async.sync_engine.connect, fn, again=True)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             return await self._writer.submit(fn)
         assert self._async is not None
         # not run again: a connection lost at COMMIT leaves the outcome unknown
-        return await self._postgres(self._async.begin, fn, again=False)
+        return await self._postgres(self._async.sync_engine.begin, fn, again=False)
 
     @staticmethod
     async def _postgres(
-        open_: Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]],
+        open_: Callable[[], contextlib.AbstractContextManager[Connection]],
         fn: Callable[[Connection], T],
         *,
         again: bool,
     ) -> T:
         """Run ``fn`` on a pooled connection; pool, connection and server failures are 503s.
 
+        The checkout, ``fn``, the commit and the checkin run in one greenlet, with SQLAlchemy's
+        synchronous API (``open_`` is the async engine's ``sync_engine.begin`` or ``.connect``):
+        the async wrappers would switch greenlets for each of them.
+
         ``again``: a connection found dead (it predates a server restart) is replaced and
         ``fn`` runs once more; the first failure has invalidated the pool's older connections.
         """
+
+        def job() -> T:
+            with open_() as conn:
+                return fn(conn)
+
         for attempt in (1, 2):
             try:
-                async with open_() as conn:
-                    return await conn.run_sync(fn)
+                return await greenlet_spawn(job)
             except Exception as exc:
                 error = unavailable(exc)
                 if error is None:
@@ -457,32 +466,60 @@ def _timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any
     return args
 
 
-@functools.lru_cache(maxsize=256)
-def _text(sql: str) -> Any:
-    return text(sql)
+def _on_asyncpg(conn: Connection, method: str, sql: str, params: dict[str, Any]) -> Any:
+    """Run a statement straight on the asyncpg connection under ``conn`` (inside the transaction
+    SQLAlchemy began on it), from the ``run_sync`` greenlet ``Database`` runs database work in.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` lazily, with the first statement through it;
+    a statement sent past it starts the transaction first, as the adapter would and recorded
+    where the adapter keeps it (SQLAlchemy is pinned), or it would run, and take its row lock,
+    outside the transaction.
+    A connection that died under the statement is invalidated, as SQLAlchemy's own execution
+    path would, so that it is not handed out again.
+    """
+    statement, names = positional(sql)
+    adapted: Any = conn.connection.dbapi_connection
+    raw: Any = conn.connection.driver_connection
+    try:
+        if adapted._transaction is None and adapted.isolation_level != "autocommit":
+            transaction = raw.transaction(
+                isolation=adapted.isolation_level,
+                readonly=adapted.readonly,
+                deferrable=adapted.deferrable,
+            )
+            await_(transaction.start())
+            adapted._transaction = transaction
+        return await_(getattr(raw, method)(statement, *[params[name] for name in names]))
+    except Exception as exc:
+        if _lost(exc) or isinstance(exc, OSError):
+            conn.invalidate(exc)
+        raise
 
 
 def query_one(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Any] | None:
     """One row of a hot-path query written in plain SQL with ``:name`` parameters.
 
-    On SQLite the statement goes straight to the driver (no SQLAlchemy result machinery);
-    elsewhere it runs as a cached ``text()`` statement.
+    The statement goes straight to the driver, past SQLAlchemy's execution and result
+    machinery: ``sqlite3`` on SQLite, the asyncpg connection on PostgreSQL.
     """
     if conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
         assert raw is not None
         row: Sequence[Any] | None = raw.execute(sql, params).fetchone()
         return row
-    return conn.execute(_text(sql), params).first()
+    record = _on_asyncpg(conn, "fetchrow", sql, params)
+    return None if record is None else tuple(record)
 
 
 def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
-    """Run a hot-path write statement; returns the number of rows it changed."""
+    """Run a hot-path write statement (straight to the driver, as ``query_one``); returns the
+    number of rows it changed."""
     if conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
         assert raw is not None
         return int(raw.execute(sql, params).rowcount)
-    return int(conn.execute(_text(sql), params).rowcount)
+    status: str = _on_asyncpg(conn, "execute", sql, params)  # e.g. "UPDATE 1", "INSERT 0 1"
+    return int(status.rsplit(" ", 1)[-1])
 
 
 @dataclass(frozen=True)

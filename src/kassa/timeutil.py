@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 
 _RFC3339 = re.compile(
@@ -18,6 +19,21 @@ def now() -> datetime:
 def fmt(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def now_text() -> str:
+    """``fmt(now())``, without building a datetime: the text up to the second is remembered
+    for as long as the second lasts (a change stamps its write time on every request)."""
+    global _second
+    milliseconds = time.time_ns() // 1_000_000  # whole numbers: truncated like ``now``
+    second, millisecond = divmod(milliseconds, 1000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return f"{cached[1]}{millisecond:03d}Z"
 
 
 def parse_stamp(text: str) -> datetime:

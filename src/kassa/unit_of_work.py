@@ -150,7 +150,7 @@ def _now_ms() -> int:
 
 
 def _write_time(previous: str | None) -> str:
-    moment = timeutil.fmt(timeutil.now())
+    moment = timeutil.now_text()
     # T never decreases from one committed change of an order to the next
     return max(moment, previous) if previous else moment
 

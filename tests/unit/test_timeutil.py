@@ -129,3 +129,13 @@ def test_stamps_sort_as_text() -> None:
     late = timeutil.fmt(datetime(2026, 1, 12, 8, 0, 0, 1000, tzinfo=UTC))
     assert early < late
     assert early < timeutil.parse_bound("2026-01-12", upper=True)[0]
+
+
+def test_now_text_is_fmt_of_the_current_moment() -> None:
+    for _ in range(2000):  # long enough to cross a millisecond, often a second boundary
+        before = timeutil.fmt(timeutil.now())
+        text = timeutil.now_text()
+        after = timeutil.fmt(timeutil.now())
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", text), text
+        assert before <= text <= after
+        assert timeutil.fmt(timeutil.parse_stamp(text)) == text

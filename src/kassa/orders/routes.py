@@ -90,7 +90,7 @@ async def create_order(request: Request) -> Response:
             order_id=ids.order_id(),
             merchant=principal.merchant,
             channel=principal.channel,
-            created=timeutil.fmt(timeutil.now()),
+            created=timeutil.now_text(),
             channel_notifications=call.app.settings.channel_notifications.get(
                 (principal.merchant, principal.channel), ()
             ),

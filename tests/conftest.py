@@ -48,6 +48,7 @@ PGBOUNCER_TESTS = (
     "tests/api/test_ops.py",
     "tests/db/test_migrations.py",
     "tests/db/test_pgbouncer.py",
+    "tests/api/errors/test_write_authentication.py",
 )
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import idempotency, jsonutil
+from kassa.auth import keys
 from kassa.auth.keys import Principal, authenticate
 from kassa.errors import (
     InvalidAmount,
@@ -38,11 +39,15 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass
 class Call:
-    """One authenticated API request after the generic checks."""
+    """One API request after the generic checks.
+
+    ``resolved`` is the caller; it is ``None`` while authentication waits for the write's
+    locked read (``start(..., defer_auth=True)``), which looks the key up in the same statement.
+    """
 
     request: Request
     app: AppState
-    principal: Principal
+    resolved: Principal | None
     body: Any  # parsed JSON, or ABSENT
     claim: Claim | None
     operation: str
@@ -50,6 +55,32 @@ class Call:
     @property
     def request_id(self) -> str:
         return str(self.request.scope["state"]["request_id"])
+
+    @property
+    def principal(self) -> Principal:
+        if self.resolved is None:
+            raise RuntimeError("the caller is not authenticated yet")
+        return self.resolved
+
+    def key_params(self) -> dict[str, str]:
+        return keys.lookup_params(self.request.headers.get("authorization"))
+
+    def authenticate_with(self, row: Sequence[Any] | None) -> Principal:
+        """Check the key row (``keys.LOOKUP``'s columns) read with the order; 401/400/403."""
+        headers = self.request.headers
+        self.resolved = keys.principal_of(
+            row,
+            merchant=headers.get("x-merchant"),
+            channel=headers.get("x-channel"),
+            adapter=headers.get("x-adapterid"),
+        )
+        return self.resolved
+
+    async def authenticate(self) -> Principal:
+        """The caller, looked up on its own if authentication was deferred."""
+        if self.resolved is None:
+            self.resolved = await _authenticate(self.request, self.app, channel_required=True)
+        return self.resolved
 
 
 def app_state(request: Request) -> AppState:
@@ -80,19 +111,9 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-async def start(
-    request: Request,
-    operation: str,
-    *,
-    body: bool = False,
-    write: bool = False,
-    channel_required: bool = True,
-) -> Call | Response:
-    """Run the generic checks; return a ``Call``, or the replayed ``Response`` of a known key."""
-    state = app_state(request)
-    raw = await _read_body(request) if (body or write) else b""
+async def _authenticate(request: Request, state: AppState, *, channel_required: bool) -> Principal:
     headers = request.headers
-    principal = await authenticate(
+    return await authenticate(
         state.db,
         authorization=headers.get("authorization"),
         merchant=headers.get("x-merchant"),
@@ -100,14 +121,54 @@ async def start(
         adapter=headers.get("x-adapterid"),
         channel_required=channel_required,
     )
-    parsed: Any = ABSENT
-    if body and raw.strip():
-        if not _is_json(headers.get("content-type")):
-            raise UnsupportedMediaType()
+
+
+def _parse(request: Request, raw: bytes) -> Any:
+    if not raw.strip():
+        return ABSENT
+    if not _is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType()
+    try:
+        return jsonutil.parse_body(raw)
+    except jsonutil.JSONError as exc:
+        raise InvalidRequest(f"The body is not valid JSON: {exc}") from exc
+
+
+async def start(
+    request: Request,
+    operation: str,
+    *,
+    body: bool = False,
+    write: bool = False,
+    channel_required: bool = True,
+    defer_auth: bool = False,
+) -> Call | Response:
+    """Run the generic checks; return a ``Call``, or the replayed ``Response`` of a known key.
+
+    ``defer_auth``: a write whose unit of work reads the order locked (``Change``, ``Append``,
+    ``Remove``) may leave the key lookup to that read, one round trip fewer, on PostgreSQL and
+    without an Idempotency-Key (whose claim needs the merchant first). Any error raised before
+    that read is preceded by the lookup (``run``), so 401/400/403 keep their precedence.
+    """
+    state = app_state(request)
+    raw = await _read_body(request) if (body or write) else b""
+    headers = request.headers
+    if (
+        defer_auth
+        and not state.db.is_sqlite
+        and headers.get("idempotency-key") is None
+        and channel_required
+    ):
+        call = Call(request, state, None, ABSENT, None, operation)
+        call.key_params()  # no key at all: 401 at once
         try:
-            parsed = jsonutil.parse_body(raw)
-        except jsonutil.JSONError as exc:
-            raise InvalidRequest(f"The body is not valid JSON: {exc}") from exc
+            call.body = _parse(request, raw) if body else ABSENT
+        except KassaError:
+            await call.authenticate()
+            raise
+        return call
+    principal = await _authenticate(request, state, channel_required=channel_required)
+    parsed: Any = _parse(request, raw) if body else ABSENT
     claim: Claim | None = None
     key = headers.get("idempotency-key") if write else None
     if key is not None:
@@ -143,7 +204,12 @@ async def run(call: Call | Response, handler: Callable[[Call], Awaitable[Outcome
     if isinstance(call, Response):
         return call
     try:
-        outcome = await handler(call)
+        try:
+            outcome = await handler(call)
+        except KassaError:
+            if call.resolved is None:  # not authenticated yet: 401/400/403 come first
+                await call.authenticate()
+            raise
     except BaseException as exc:
         await idempotency.release(call.app.db, call.claim, exc)
         raise

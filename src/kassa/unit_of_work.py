@@ -119,6 +119,8 @@ Operation = NewOrder | Change[Any] | Append | Remove | RetryEvent | Record
 
 async def execute(call: Call, operation: Operation) -> Outcome:
     """Run ``operation`` as one unit of work on behalf of ``call``; returns the answer."""
+    if call.resolved is None and not isinstance(operation, Change | Append | Remove):
+        await call.authenticate()  # only a locked order read can authenticate on the way
     match operation:
         case NewOrder():
             outcome, fired = await _create(call, operation)
@@ -180,8 +182,17 @@ def _history(call: Call, sequence: int, at: str, patch: list[dict[str, Any]], **
 
 
 def _locked(conn: Connection, call: Call, order_id: str) -> repo.StoredOrder:
-    principal = call.principal
-    stored = repo.lock(conn, principal.merchant, principal.channel, order_id)
+    """The order, read and locked for this write; a deferred authentication happens here, its
+    key looked up in the same statement (``http.start(..., defer_auth=True)``)."""
+    if call.resolved is None:
+        headers = call.request.headers
+        key_row, stored = repo.lock_with_key(
+            conn, call.key_params(), headers.get("x-merchant"), headers.get("x-channel"), order_id
+        )
+        call.authenticate_with(key_row)
+    else:
+        principal = call.principal
+        stored = repo.lock(conn, principal.merchant, principal.channel, order_id)
     if stored is None:
         raise OrderNotFound(order_id)
     return stored

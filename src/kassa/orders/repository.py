@@ -167,6 +167,37 @@ async def fetch(db: Database, merchant: str, channel: str, order_id: str) -> Sto
     return StoredOrder(row[0], row[1], row[2]) if row else None
 
 
+# keys.LOOKUP and the order read locked (PostgreSQL): a write authenticates and locks in one
+# round trip. The order is only locked when the key exists for the x-merchant sent, and only
+# used after the key has been checked against the headers.
+_LOCK_WITH_KEY = (
+    "WITH k AS (SELECT name, merchant, channels, adapter_id, created, revoked FROM api_keys"
+    " WHERE key_hash = :key_hash),"
+    " o AS (SELECT doc, version, meta FROM orders"
+    " WHERE id = :id AND merchant = :merchant AND channel = :channel"
+    " AND EXISTS (SELECT 1 FROM k WHERE k.merchant = :merchant AND k.revoked IS NULL)"
+    " FOR UPDATE)"
+    " SELECT k.name, k.merchant, k.channels, k.adapter_id, k.created, k.revoked,"
+    " o.doc, o.version, o.meta FROM k LEFT JOIN o ON true"
+)
+
+
+def lock_with_key(
+    conn: Connection,
+    key_params: dict[str, str],
+    merchant: str | None,
+    channel: str | None,
+    order_id: str,
+) -> tuple[Sequence[Any] | None, StoredOrder | None]:
+    """``fetch_with_key`` inside a write transaction, the order row locked (PostgreSQL)."""
+    params = {**key_params, "id": order_id, "merchant": merchant, "channel": channel}
+    row = query_one(conn, _LOCK_WITH_KEY, params)
+    if row is None:
+        return None, None
+    stored = StoredOrder(row[6], row[7], row[8]) if row[6] is not None else None
+    return row[:6], stored
+
+
 def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
     """Read an order inside a write transaction, holding its row until commit.
 

@@ -57,7 +57,7 @@ async def write_empty(
     request: Request, operation: str, order_id: str, build: Callable[[Call], Apply[Any]]
 ) -> Response:
     """A write that answers 200 with an empty body; ``build(call)`` returns the mutation."""
-    call = await http.start(request, operation, body=True, write=True)
+    call = await http.start(request, operation, body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         return await unit_of_work.execute(call, Change(order_id, build(call), _empty_ok))

@@ -114,7 +114,9 @@ async def list_transactions(order_id: str, payment_id: str, request: Request) ->
 
 @router.post("/{payment_id}/transactions", **route("AddTransactionForOrderPayment"))
 async def add_transaction(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start(request, "AddTransactionForOrderPayment", body=True, write=True)
+    call = await http.start(
+        request, "AddTransactionForOrderPayment", body=True, write=True, defer_auth=True
+    )
 
     async def handler(call: Call) -> Outcome:
         body = validate(TransactionIn, call.body).wire()

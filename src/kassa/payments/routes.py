@@ -31,7 +31,7 @@ async def list_payments(order_id: str, request: Request) -> Response:
 
 @router.post("", **route("CreateOrderPayment"))
 async def create_payment(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "CreateOrderPayment", body=True, write=True)
+    call = await http.start(request, "CreateOrderPayment", body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         data = {} if call.body is ABSENT else call.body
@@ -63,7 +63,7 @@ async def get_payment(order_id: str, payment_id: str, request: Request) -> Respo
 
 @router.put("/{payment_id}", **route("UpdateOrderPayment"))
 async def put_payment(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start(request, "UpdateOrderPayment", body=True, write=True)
+    call = await http.start(request, "UpdateOrderPayment", body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         body = validate(PaymentIn, call.body).wire()
@@ -79,7 +79,7 @@ async def put_payment(order_id: str, payment_id: str, request: Request) -> Respo
 
 @router.post("/{payment_id}/actions", **route("AddPaymentAction"))
 async def add_actions(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start(request, "AddPaymentAction", body=True, write=True)
+    call = await http.start(request, "AddPaymentAction", body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         actions = [a.wire() for a in validate_as(_actions, call.body)]

@@ -34,7 +34,7 @@ async def list_shippings(order_id: str, request: Request) -> Response:
 
 @router.post("", **route("CreateOrderShipping"))
 async def create_shipping(order_id: str, request: Request) -> Response:
-    call = await http.start(request, "CreateOrderShipping", body=True, write=True)
+    call = await http.start(request, "CreateOrderShipping", body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         body = validate(ShippingIn, call.body).wire()
@@ -57,7 +57,7 @@ async def get_shipping(order_id: str, shipping_id: str, request: Request) -> Res
 
 @router.put("/{shipping_id}", **route("UpdateOrderShipping"))
 async def put_shipping(order_id: str, shipping_id: str, request: Request) -> Response:
-    call = await http.start(request, "UpdateOrderShipping", body=True, write=True)
+    call = await http.start(request, "UpdateOrderShipping", body=True, write=True, defer_auth=True)
 
     async def handler(call: Call) -> Outcome:
         body = validate(ShippingIn, call.body).wire()

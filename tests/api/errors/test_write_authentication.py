@@ -14,6 +14,8 @@ from tests.support.http_asserts import assert_error
 
 PATCH = "patch"
 TRANSACTION = "transaction"
+SHIPPING = "shipping"
+KINDS = [PATCH, TRANSACTION, SHIPPING]
 
 
 async def _target(client: httpx.AsyncClient, kind: str) -> tuple[str, str, str]:
@@ -21,6 +23,8 @@ async def _target(client: httpx.AsyncClient, kind: str) -> tuple[str, str, str]:
     order_id = await create_order(client)
     if kind == PATCH:
         return "PATCH", f"{ORDERS}/{order_id}/attributes", order_id
+    if kind == SHIPPING:
+        return "POST", f"{ORDERS}/{order_id}/shippings", order_id
     payment = await client.post(
         f"{ORDERS}/{order_id}/payments",
         json={"reference": "r", "name": "card", "type": "default", "amount": 10},
@@ -30,7 +34,13 @@ async def _target(client: httpx.AsyncClient, kind: str) -> tuple[str, str, str]:
 
 
 def _body(kind: str) -> dict[str, object]:
+    if kind == SHIPPING:
+        return {"name": "Post", "total": {"includingVat": 5}, "vatRate": 0.25}
     return {"gift": "yes"} if kind == PATCH else {"event": "open", "isSuccess": True}
+
+
+def _ok(kind: str) -> int:
+    return 201 if kind == SHIPPING else 200
 
 
 async def _version(client: httpx.AsyncClient, order_id: str) -> str:
@@ -39,7 +49,7 @@ async def _version(client: httpx.AsyncClient, order_id: str) -> str:
     return response.headers["etag"]
 
 
-@pytest.mark.parametrize("kind", [PATCH, TRANSACTION])
+@pytest.mark.parametrize("kind", KINDS)
 async def test_a_write_is_recorded_with_its_key_as_actor(
     app: FastAPI, db: Database, kind: str
 ) -> None:
@@ -47,16 +57,17 @@ async def test_a_write_is_recorded_with_its_key_as_actor(
     async with client_for(app, tenant.headers) as client:
         method, path, order_id = await _target(client, kind)
         response = await client.request(method, path, json=_body(kind))
-        assert response.status_code == 200, response.text
+        assert response.status_code == _ok(kind), response.text
         history = (await client.get(f"{ORDERS}/{order_id}/history")).json()
     assert history[-1]["actor"]["keyName"] == tenant.key_name
     assert history[-1]["operation"] in {
         "PatchCheckoutOrderAttributes",
         "AddTransactionForOrderPayment",
+        "CreateOrderShipping",
     }
 
 
-@pytest.mark.parametrize("kind", [PATCH, TRANSACTION])
+@pytest.mark.parametrize("kind", KINDS)
 async def test_key_errors_come_before_body_errors_and_change_nothing(
     app: FastAPI, db: Database, kind: str
 ) -> None:
@@ -76,7 +87,7 @@ async def test_key_errors_come_before_body_errors_and_change_nothing(
     assert after == before
 
 
-@pytest.mark.parametrize("kind", [PATCH, TRANSACTION])
+@pytest.mark.parametrize("kind", KINDS)
 async def test_a_revoked_key_cannot_write(app: FastAPI, db: Database, kind: str) -> None:
     tenant = await make_tenant(db)
     async with client_for(app, tenant.headers) as client:
@@ -89,7 +100,7 @@ async def test_a_revoked_key_cannot_write(app: FastAPI, db: Database, kind: str)
         assert_error(await c.get(f"{ORDERS}/{order_id}"), 403, "forbidden")
 
 
-@pytest.mark.parametrize("kind", [PATCH, TRANSACTION])
+@pytest.mark.parametrize("kind", KINDS)
 async def test_another_merchants_order_is_not_found_and_unchanged(
     app: FastAPI, db: Database, kind: str
 ) -> None:
@@ -103,4 +114,4 @@ async def test_another_merchants_order_is_not_found_and_unchanged(
         assert await _version(client, order_id) == before
         # the owner's next write is not held up by the refused one
         response = await client.request(method, path, json=_body(kind))
-        assert response.status_code == 200, response.text
+        assert response.status_code == _ok(kind), response.text

@@ -153,7 +153,13 @@ async def fetch_with_key(
 ) -> tuple[Sequence[Any] | None, StoredOrder | None]:
     """The API key row (``keys.LOOKUP``'s columns) and the order it would read, if any."""
     params = {**key_params, "id": order_id, "merchant": merchant, "channel": channel}
-    row = await db.fetch_one(_GET_WITH_KEY, params)
+    return _key_and_order(await db.fetch_one(_GET_WITH_KEY, params))
+
+
+def _key_and_order(
+    row: Sequence[Any] | None,
+) -> tuple[Sequence[Any] | None, StoredOrder | None]:
+    """A row of ``keys.LOOKUP``'s six columns, then ``doc, version, meta`` (null: no order)."""
     if row is None:
         return None, None
     stored = StoredOrder(row[6], row[7], row[8]) if row[6] is not None else None
@@ -191,11 +197,7 @@ def lock_with_key(
 ) -> tuple[Sequence[Any] | None, StoredOrder | None]:
     """``fetch_with_key`` inside a write transaction, the order row locked (PostgreSQL)."""
     params = {**key_params, "id": order_id, "merchant": merchant, "channel": channel}
-    row = query_one(conn, _LOCK_WITH_KEY, params)
-    if row is None:
-        return None, None
-    stored = StoredOrder(row[6], row[7], row[8]) if row[6] is not None else None
-    return row[:6], stored
+    return _key_and_order(query_one(conn, _LOCK_WITH_KEY, params))
 
 
 def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:

@@ -32,11 +32,6 @@ class ApiKey:
     created: str
     revoked: str | None
 
-    def allows(self, merchant: str, channel: str | None) -> bool:
-        if merchant != self.merchant:
-            return False
-        return channel is None or self.channels is None or channel in self.channels
-
 
 @dataclass(frozen=True)
 class Principal:

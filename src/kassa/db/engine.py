@@ -358,10 +358,7 @@ class Database:
         (an API key, an order by primary key): SQLite inline on the driver, PostgreSQL on the
         asyncpg pool of ``kassa.db.point``."""
         if self.is_sqlite:
-            raw = self._inline.connection.driver_connection
-            assert raw is not None
-            row: Sequence[Any] | None = raw.execute(sql, params).fetchone()
-            return row
+            return query_one(self._inline, sql, params)
         for attempt in (1, 2):
             try:
                 return await self._points.fetch_one(sql, params)
@@ -466,7 +463,7 @@ def _timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any
     return args
 
 
-def _on_asyncpg(conn: Connection, method: str, sql: str, params: dict[str, Any]) -> Any:
+def _on_asyncpg(conn: Connection, method: str, sql: str, params: Mapping[str, Any]) -> Any:
     """Run a statement straight on the asyncpg connection under ``conn`` (inside the transaction
     SQLAlchemy began on it), from the ``run_sync`` greenlet ``Database`` runs database work in.
 
@@ -496,7 +493,7 @@ def _on_asyncpg(conn: Connection, method: str, sql: str, params: dict[str, Any])
         raise
 
 
-def query_one(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Any] | None:
+def query_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
     """One row of a hot-path query written in plain SQL with ``:name`` parameters.
 
     The statement goes straight to the driver, past SQLAlchemy's execution and result

@@ -127,10 +127,14 @@ _INSERT_HISTORY = (
 )
 
 
+def _stored(row: Sequence[Any] | None) -> StoredOrder | None:
+    """A row of ``doc, version, meta``."""
+    return StoredOrder(row[0], row[1], row[2]) if row else None
+
+
 def get(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
     params = {"id": order_id, "merchant": merchant, "channel": channel}
-    row = query_one(conn, _GET, params)
-    return StoredOrder(row[0], row[1], row[2]) if row else None
+    return _stored(query_one(conn, _GET, params))
 
 
 # keys.LOOKUP with the order joined: a GET authenticates and reads in one round trip. The order
@@ -162,15 +166,13 @@ def _key_and_order(
     """A row of ``keys.LOOKUP``'s six columns, then ``doc, version, meta`` (null: no order)."""
     if row is None:
         return None, None
-    stored = StoredOrder(row[6], row[7], row[8]) if row[6] is not None else None
-    return row[:6], stored
+    return row[:6], _stored(row[6:]) if row[6] is not None else None
 
 
 async def fetch(db: Database, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
     """``get`` as a point read of its own (no transaction around it)."""
     params = {"id": order_id, "merchant": merchant, "channel": channel}
-    row = await db.fetch_one(_GET, params)
-    return StoredOrder(row[0], row[1], row[2]) if row else None
+    return _stored(await db.fetch_one(_GET, params))
 
 
 # keys.LOOKUP and the order read locked (PostgreSQL): a write authenticates and locks in one
@@ -207,8 +209,7 @@ def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> Stored
     """
     statement = _LOCK if conn.dialect.name == "postgresql" else _GET
     params = {"id": order_id, "merchant": merchant, "channel": channel}
-    row = query_one(conn, statement, params)
-    return StoredOrder(row[0], row[1], row[2]) if row else None
+    return _stored(query_one(conn, statement, params))
 
 
 @functools.lru_cache(maxsize=512)

@@ -38,11 +38,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import create_engine, event
+from sqlalchemy import Text as SqlText
+from sqlalchemy import cast, create_engine, event, func
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.util import await_, greenlet_spawn
 
 from kassa.db.point import PointReads, positional
@@ -572,6 +574,8 @@ def update_then_insert(
 
 _AGGREGATES = threading.local()
 _AGGREGATES_MAX = 256
+# PostgreSQL: (database, key) -> (snapshot, value); touched only on the event loop's thread
+_SNAPSHOT_AGGREGATES: dict[tuple[str, Hashable], tuple[str, Any]] = {}
 
 
 def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T]) -> T:
@@ -580,7 +584,7 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
     SQLite's ``PRAGMA data_version`` changes whenever another connection (of any process)
     commits, so a remembered aggregate is returned only while the data it counted is unchanged.
     Lists then pay for ``totalSize``/``valueSum`` once between writes instead of on every page.
-    PostgreSQL (no such cheap check) always computes.
+    PostgreSQL: see ``cached_for_snapshot``.
     """
     if conn.dialect.name != "sqlite":
         return compute()
@@ -598,4 +602,33 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
     if len(cache) >= _AGGREGATES_MAX:
         cache.clear()
     cache[(id(raw), key)] = (version, result)
+    return result
+
+
+def snapshot_column() -> ColumnElement[str]:
+    """The statement's MVCC snapshot as text (PostgreSQL 13+), for ``cached_for_snapshot``."""
+    return cast(func.pg_current_snapshot(), SqlText).label("snapshot")
+
+
+def cached_for_snapshot(
+    conn: Connection, key: Hashable, snapshot: str | None, compute: Callable[[], tuple[str, T]]
+) -> T:
+    """PostgreSQL's counterpart of ``cached_until_commit``.
+
+    ``snapshot`` is the snapshot of the statement that read the page (``snapshot_column``);
+    ``compute()`` returns its value with the snapshot it was computed under. Two statements
+    with equal snapshots (same xmin, xmax and in-progress list) see exactly the same committed
+    transactions, hence the same rows, so a value remembered under that snapshot is exact.
+    Any transaction that writes gets an xid and changes later snapshots; read-only traffic
+    (a list paged through, a dashboard polling) keeps them equal.
+    """
+    ident = (conn.engine.url.render_as_string(hide_password=True), key)
+    hit = _SNAPSHOT_AGGREGATES.get(ident)
+    if snapshot is not None and hit is not None and hit[0] == snapshot:
+        result: T = hit[1]
+        return result
+    computed_under, result = compute()
+    if len(_SNAPSHOT_AGGREGATES) >= _AGGREGATES_MAX:
+        _SNAPSHOT_AGGREGATES.clear()
+    _SNAPSHOT_AGGREGATES[ident] = (computed_under, result)
     return result

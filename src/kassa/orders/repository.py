@@ -18,9 +18,11 @@ from kassa import money
 from kassa.db.engine import (
     Database,
     Row,
+    cached_for_snapshot,
     cached_until_commit,
     execute,
     query_one,
+    snapshot_column,
     update_then_insert,
 )
 from kassa.db.tables import KEY, history, order_payments, orders
@@ -440,15 +442,27 @@ def _filter_key(f: OrderFilter) -> tuple[Any, ...]:
 
 def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
     where = _conditions(f)
-    page = conn.execute(
-        select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
-    )
-    docs = [row.doc for row in page]
     totals = select(
         func.count(),
         func.coalesce(func.sum(orders.c.total_units), literal(0)),
         func.coalesce(func.sum(orders.c.total_micros), literal(0)),
     ).where(*where)
+    page = (
+        select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
+    )
     key = _filter_key(f)
-    count, units, micros = cached_until_commit(conn, key, lambda: conn.execute(totals).one())
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(page.add_columns(snapshot_column())).all()
+        docs = [row.doc for row in rows]
+
+        def compute() -> tuple[str, Any]:
+            row = conn.execute(totals.add_columns(snapshot_column())).one()
+            return row.snapshot, row[:3]
+
+        count, units, micros = cached_for_snapshot(
+            conn, key, rows[0].snapshot if rows else None, compute
+        )
+    else:
+        docs = [row.doc for row in conn.execute(page)]
+        count, units, micros = cached_until_commit(conn, key, lambda: conn.execute(totals).one())
     return docs, int(count), money.join_units(int(units), int(micros))

@@ -32,19 +32,17 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Text as SqlText
-from sqlalchemy import cast, create_engine, event, func
+from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.util import await_, greenlet_spawn
 
 from kassa.db.point import PointReads, positional
@@ -361,9 +359,22 @@ class Database:
         asyncpg pool of ``kassa.db.point``."""
         if self.is_sqlite:
             return query_one(self._inline, sql, params)
+        return await self._point(self._points.fetch_one, sql, params)
+
+    async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of a single-statement read in plain SQL (a page of a list): SQLite on the
+        scan threads, PostgreSQL on the asyncpg pool of ``kassa.db.point``."""
+        if self.is_sqlite:
+            return await self.scan(lambda conn: query_all(conn, sql, params))
+        return await self._point(self._points.fetch_all, sql, params)
+
+    @staticmethod
+    async def _point(
+        fetch: Callable[[str, Mapping[str, Any]], Awaitable[T]], sql: str, params: Mapping[str, Any]
+    ) -> T:
         for attempt in (1, 2):
             try:
-                return await self._points.fetch_one(sql, params)
+                return await fetch(sql, params)
             except Exception as exc:
                 error = unavailable(exc)
                 if error is None:
@@ -510,6 +521,15 @@ def query_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> Sequence
     return None if record is None else tuple(record)
 
 
+def query_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+    """Every row of a query in plain SQL, straight to the driver (as ``query_one``)."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        return list(raw.execute(sql, params).fetchall())
+    return [tuple(record) for record in _on_asyncpg(conn, "fetch", sql, params)]
+
+
 def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
     """Run a hot-path write statement (straight to the driver, as ``query_one``); returns the
     number of rows it changed."""
@@ -574,7 +594,8 @@ def update_then_insert(
 
 _AGGREGATES = threading.local()
 _AGGREGATES_MAX = 256
-# PostgreSQL: (database, key) -> (snapshot, value); touched only on the event loop's thread
+# PostgreSQL: (database, key) -> (snapshot, value), see ``snapshot_lookup``
+SNAPSHOT_SQL = "pg_current_snapshot()::text"
 _SNAPSHOT_AGGREGATES: dict[tuple[str, Hashable], tuple[str, Any]] = {}
 
 
@@ -584,7 +605,7 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
     SQLite's ``PRAGMA data_version`` changes whenever another connection (of any process)
     commits, so a remembered aggregate is returned only while the data it counted is unchanged.
     Lists then pay for ``totalSize``/``valueSum`` once between writes instead of on every page.
-    PostgreSQL: see ``cached_for_snapshot``.
+    PostgreSQL: see ``snapshot_lookup``.
     """
     if conn.dialect.name != "sqlite":
         return compute()
@@ -605,30 +626,22 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
     return result
 
 
-def snapshot_column() -> ColumnElement[str]:
-    """The statement's MVCC snapshot as text (PostgreSQL 13+), for ``cached_for_snapshot``."""
-    return cast(func.pg_current_snapshot(), SqlText).label("snapshot")
+def snapshot_lookup(database: str, key: Hashable, snapshot: str) -> Any | None:
+    """PostgreSQL's counterpart of ``cached_until_commit``: the value remembered for ``key``
+    under exactly this MVCC ``snapshot`` (``SNAPSHOT_SQL`` read by the statement that needs
+    it), else None.
 
-
-def cached_for_snapshot(
-    conn: Connection, key: Hashable, snapshot: str | None, compute: Callable[[], tuple[str, T]]
-) -> T:
-    """PostgreSQL's counterpart of ``cached_until_commit``.
-
-    ``snapshot`` is the snapshot of the statement that read the page (``snapshot_column``);
-    ``compute()`` returns its value with the snapshot it was computed under. Two statements
-    with equal snapshots (same xmin, xmax and in-progress list) see exactly the same committed
-    transactions, hence the same rows, so a value remembered under that snapshot is exact.
-    Any transaction that writes gets an xid and changes later snapshots; read-only traffic
-    (a list paged through, a dashboard polling) keeps them equal.
+    Two statements with equal snapshots (same xmin, xmax and in-progress list) see exactly the
+    same committed transactions, hence the same rows, so a value computed under that snapshot
+    is exact for the other. Any transaction that writes gets an xid and changes later
+    snapshots; read-only traffic (a list paged through, a dashboard polling) keeps them equal.
     """
-    ident = (conn.engine.url.render_as_string(hide_password=True), key)
-    hit = _SNAPSHOT_AGGREGATES.get(ident)
-    if snapshot is not None and hit is not None and hit[0] == snapshot:
-        result: T = hit[1]
-        return result
-    computed_under, result = compute()
+    hit = _SNAPSHOT_AGGREGATES.get((database, key))
+    return hit[1] if hit is not None and hit[0] == snapshot else None
+
+
+def snapshot_remember(database: str, key: Hashable, snapshot: str, value: Any) -> None:
+    """Remember ``value``, computed by a statement whose snapshot was ``snapshot``."""
     if len(_SNAPSHOT_AGGREGATES) >= _AGGREGATES_MAX:
         _SNAPSHOT_AGGREGATES.clear()
-    _SNAPSHOT_AGGREGATES[ident] = (computed_under, result)
-    return result
+    _SNAPSHOT_AGGREGATES[(database, key)] = (snapshot, value)

@@ -96,3 +96,11 @@ async def test_unknown_name_and_long_tenant(cfg: httpx.AsyncClient, k1: Key) -> 
     assert_error(await cfg.get(k1.url("se", "nothing")), 404, "configuration-not-found")
     assert_error(await cfg.get(k1.url("c" * 129)), 403, "forbidden")  # no such channel can be
     assert_error(await cfg.get(k1.channels("m" * 129)), 403, "forbidden")
+
+
+async def test_x_adapterid_is_checked(cfg: httpx.AsyncClient, k1: Key) -> None:
+    long = {"x-adapterid": "a" * 129}
+    assert_error(await cfg.get(k1.channels(), headers=long), 400, "invalid-request")
+    assert_error(await cfg.get(k1.url("se"), headers=long), 400, "invalid-request")
+    ok = await cfg.get(k1.url("se"), headers={"x-adapterid": "nonpsp_adapter"})
+    assert ok.status_code == 200, ok.text

@@ -76,6 +76,12 @@ CASES: list[tuple[str, str, Any, list[str]]] = [
         ["/defaultOption"],
     ),
     (
+        "option id with a final newline",
+        SHIPPING,
+        shipping(options=[{"id": "a\n", "name": "A", "price": 1, "vatRate": 0}]),
+        ["/options/0/id"],
+    ),
+    (
         "negative price",
         SHIPPING,
         shipping(options=[{"id": "a", "name": "A", "price": -1, "vatRate": 0}]),

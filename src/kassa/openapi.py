@@ -91,9 +91,23 @@ IF_MATCH_PATTERN = rf"^([ \t]*\*[ \t]*|{_ETAG}(,{_ETAG})*)$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
 
 
+# path parameters the server checks beyond "a string" (adapters §3): the tenant of the
+# Configuration API and the names a configuration may have
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "merchant": _ID_HEADER,
+    "channel": _ID_HEADER,
+    "configuration_name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,128}$"},
+}
+
+
 def _parameters(op: Operation, path: str) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _PATH_SCHEMAS.get(name, {"type": "string"}),
+        }
         for name in _PATH_PARAM.findall(path)
     ]
     if op.channel == "path":

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import idempotency
+from kassa import adapter_host, idempotency
 from kassa import metrics as prometheus
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
@@ -197,6 +197,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if state.settings.is_sqlite:
             await migrate.upgrade(state.db)
             state.migrated = True
+        await adapter_host.register_keys(adapters)
+        for ctx in adapters:
+            if ctx.adapter_id.startswith("kassa_sandbox_"):
+                log.warning(
+                    "sandbox adapter %s is mounted: it takes no real money", ctx.adapter_id
+                )
         purge = asyncio.create_task(_purge_loop(state))
         delivery: DeliveryLoop | None = None
         delivery_task: asyncio.Task[None] | None = None
@@ -219,6 +225,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await delivery_task
             if state.outbound is not None:
                 await state.outbound.aclose()
+            for ctx in adapters:
+                await ctx.upstream.aclose()
             if db is None:
                 await state.db.dispose()
 
@@ -245,6 +253,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in API_ROUTERS:
         app.include_router(router, prefix=prefix)
     _ops_routes(app, prefix)
+    adapters = adapter_host.mount_builtin(app, app.state.kassa)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -168,29 +168,50 @@ def backup(
 
 @apikey_app.command("create")
 def apikey_create(
-    merchant: Annotated[str, typer.Option(help="Merchant the key acts for.")],
+    merchant: Annotated[str | None, typer.Option(help="Merchant the key acts for.")] = None,
     channel: Annotated[
         list[str] | None, typer.Option(help="Channel (repeatable); all channels when omitted.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Unique key name.")] = None,
     adapter_id: Annotated[str | None, typer.Option(help="Adapter id recorded as actor.")] = None,
+    all_merchants: Annotated[
+        bool,
+        typer.Option(
+            "--all-merchants",
+            help="A service key of an adapter: every merchant and channel (needs --adapter-id).",
+        ),
+    ] = False,
     database: DatabaseOpt = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line, once."""
     from kassa.auth import keys
 
+    if all_merchants and (merchant or channel or not adapter_id):
+        typer.echo(
+            "error: --all-merchants needs --adapter-id and takes no --merchant or --channel",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if not all_merchants and not merchant:
+        typer.echo("error: --merchant is required (or --all-merchants)", err=True)
+        raise typer.Exit(2)
+
     async def work(db: Database) -> tuple[str, keys.ApiKey]:
         return await keys.create_key(
             db,
-            merchant=merchant,
+            merchant=merchant or "",
             channels=channel or None,
             name=name,
             adapter_id=adapter_id,
+            all_merchants=all_merchants,
         )
 
     key, info = _run(database, work)
     channels = ",".join(info.channels) if info.channels else "*"
-    typer.echo(f"created key {info.name!r} for merchant {info.merchant!r}, channels {channels}")
+    merchants = "all merchants" if info.merchant == keys.ALL_MERCHANTS else repr(info.merchant)
+    who = f"merchant {merchants}" if info.merchant else merchants
+    adapter = f", adapter {info.adapter_id!r}" if info.adapter_id else ""
+    typer.echo(f"created key {info.name!r} for {who}, channels {channels}{adapter}")
     typer.echo(key)
 
 
@@ -204,7 +225,7 @@ def apikey_list(database: DatabaseOpt = None) -> None:
     for key in found:
         channels = ",".join(key.channels) if key.channels else "*"
         typer.echo(
-            f"{key.name}\t{key.merchant}\t{channels}\t{key.adapter_id or '-'}\t"
+            f"{key.name}\t{key.merchant or '*'}\t{channels}\t{key.adapter_id or '-'}\t"
             f"{key.created}\t{key.revoked or '-'}"
         )
 

@@ -200,9 +200,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         await adapter_host.register_keys(adapters)
         for ctx in adapters:
             if ctx.adapter_id.startswith("kassa_sandbox_"):
-                log.warning(
-                    "sandbox adapter %s is mounted: it takes no real money", ctx.adapter_id
-                )
+                log.warning("sandbox adapter %s is mounted: it takes no real money", ctx.adapter_id)
         purge = asyncio.create_task(_purge_loop(state))
         delivery: DeliveryLoop | None = None
         delivery_task: asyncio.Task[None] | None = None

@@ -123,7 +123,7 @@ def _names(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
 
 
-def _prefix(name: str, default: str) -> str:
+def _adapter_prefix(name: str, default: str) -> str:
     """A path prefix: leading slash added, trailing slashes removed (may come out empty)."""
     value = _env(name, default).strip().rstrip("/")
     if value and not value.startswith("/"):
@@ -225,9 +225,9 @@ class Settings:
             access_log=_bool(_env("access_log", "true")),
             metrics_dir=_env("metrics_dir", "") or None,
             builtin_adapters=_names(_env("builtin_adapters", "nonpsp_adapter")),
-            nonpsp_adapter_path_prefix=_prefix("nonpsp_adapter_path_prefix", NONPSP_PREFIX),
-            sandbox_psp_path_prefix=_prefix("sandbox_psp_path_prefix", SANDBOX_PSP_PREFIX),
-            sandbox_shipping_path_prefix=_prefix(
+            nonpsp_adapter_path_prefix=_adapter_prefix("nonpsp_adapter_path_prefix", NONPSP_PREFIX),
+            sandbox_psp_path_prefix=_adapter_prefix("sandbox_psp_path_prefix", SANDBOX_PSP_PREFIX),
+            sandbox_shipping_path_prefix=_adapter_prefix(
                 "sandbox_shipping_path_prefix", SANDBOX_SHIPPING_PREFIX
             ),
             adapter_callback_base_url=_env("adapter_callback_base_url", "http://kassa.internal")

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
+from kassa import jsonutil
 from kassa.adapters.client import Caller, Reply, Upstream
 from kassa.errors import ConcurrentModification
 
 MAX_RERUNS = 3
+MAX_ATTEMPTS = 12  # a hard bound, whatever progress the attempts make
 T = TypeVar("T")
 
 
@@ -41,6 +43,7 @@ class OrderSession:
         self.etag = etag
         self.listed = listed  # error codes of kassa's answers that the route passes on
         self.writes = 0  # successful writes so far
+        self.stale: tuple[str, str, bytes] | None = None  # the last write that met a 412
 
     async def reread(self) -> dict[str, Any]:
         """Read the order afresh with the adapter's own key."""
@@ -51,7 +54,9 @@ class OrderSession:
         self.order, self.etag = reply.body, reply.etag
         return self.order
 
-    async def write(self, method: str, path: str, body: Any = None, *, has_body: bool = True) -> Reply:
+    async def write(
+        self, method: str, path: str, body: Any = None, *, has_body: bool = True
+    ) -> Reply:
         """A write below the order, conditional on the ETag last seen; raises ``Stale`` on 412."""
         headers = {"If-Match": self.etag} if self.etag else {}
         reply = await self.upstream.send(
@@ -63,6 +68,7 @@ class OrderSession:
             headers=headers,
         )
         if reply.status == 412:
+            self.stale = (method, path, jsonutil.canonical(body) if has_body else b"")
             raise Stale()
         if not reply.ok:
             raise reply.error(self.listed)
@@ -72,17 +78,24 @@ class OrderSession:
 
 
 async def converge(session: OrderSession, plan: Callable[[OrderSession], Awaitable[T]]) -> T:
-    """Run ``plan`` on the order as read; after a 412, on a fresh read. A re-plan counts
-    against the limit of 3 only when its attempt wrote nothing: an attempt that did a step
-    before its 412 made progress (two concurrent runs of one operation share the steps)."""
+    """Run ``plan`` on the order as read; after a 412, on a fresh read.
+
+    A re-plan counts against the limit of 3 only when it made no progress: its attempt wrote
+    nothing and met the 412 on the same write as the attempt before. A different stale write
+    means another writer did the earlier step (two concurrent runs of one operation share the
+    steps, and the one behind must not give up while the other finishes the job).
+    """
     reruns = 0
-    while True:
+    previous: tuple[str, str, bytes] | None = None
+    for _ in range(MAX_ATTEMPTS):
         writes = session.writes
         try:
             return await plan(session)
         except Stale:
-            if session.writes == writes:
+            if session.writes == writes and session.stale == previous:
                 reruns += 1
-                if reruns > MAX_RERUNS:
-                    raise ConcurrentModification() from None
+                if reruns >= MAX_RERUNS:
+                    break
+            previous = session.stale
         await session.reread()
+    raise ConcurrentModification()

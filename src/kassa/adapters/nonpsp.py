@@ -94,8 +94,10 @@ def methods_of(config: dict[str, Any] | None) -> list[str]:
 
 def preselected(config: dict[str, Any] | None) -> str | None:
     for m in (config or {}).get("methods") or []:
-        if isinstance(m, dict) and m.get("preSelected") is True and isinstance(
-            m.get("identifier"), str
+        if (
+            isinstance(m, dict)
+            and m.get("preSelected") is True
+            and isinstance(m.get("identifier"), str)
         ):
             return str(m["identifier"])
     return None
@@ -136,7 +138,7 @@ def own_payment(order: dict[str, Any], payment_id: str) -> tuple[int, dict[str, 
 def current_payment(order: dict[str, Any]) -> dict[str, Any] | None:
     for payment in order.get("payments") or []:
         if payment.get("adapterId") == ADAPTER_ID and payment.get("state") != "removed":
-            return payment
+            return dict(payment)
     return None
 
 
@@ -335,14 +337,11 @@ def mount(ctx: AdapterContext) -> Any:
                     payment = dict(reply.body)
                 # 4. one confirm transaction
                 path = f"/payments/{payment_id}/transactions"
-                listed = await upstream.send(
-                    s.caller, "GET", upstream.order_url(order_id, path)
-                )
+                listed = await upstream.send(s.caller, "GET", upstream.order_url(order_id, path))
                 if not listed.ok or not isinstance(listed.body, list):
                     raise listed.error(s.listed)
                 if not any(
-                    t.get("event") == "confirm" and t.get("isSuccess") is True
-                    for t in listed.body
+                    t.get("event") == "confirm" and t.get("isSuccess") is True for t in listed.body
                 ):
                     transaction = {
                         "event": "confirm",
@@ -372,9 +371,7 @@ def mount(ctx: AdapterContext) -> Any:
                 if status not in {"checkout", "processing"}:
                     raise OrderNotEditable(status, "Removing a payment")
                 if payment.get("state") != "removed":
-                    await s.write(
-                        "PUT", f"/payments/{payment_id}", {**payment, "state": "removed"}
-                    )
+                    await s.write("PUT", f"/payments/{payment_id}", {**payment, "state": "removed"})
                 prefix = f"{ADAPTER_ID}/{payment_id}/"
                 for hook in s.order.get("hooks") or []:
                     reference = hook.get("reference")

@@ -47,10 +47,10 @@ def problems(settings: Settings, names: tuple[str, ...] | None = None) -> list[s
         else:
             prefixes[prefix] = setting
     for name in settings.builtin_adapters if names is None else names:
-        adapter = BUILTIN.get(name)
-        if adapter is None:
+        named = BUILTIN.get(name)
+        if named is None:
             known = ", ".join(BUILTIN)
             found.append(f"unknown adapter {name!r} (built-in adapters: {known})")
-        elif adapter.mount is None:
+        elif named.mount is None:
             found.append(f"adapter {name!r} is not available in this version")
     return found

@@ -10,7 +10,7 @@ from kassa.money import ZERO, as_decimal, minor_unit
 
 
 def remainder(order: Mapping[str, Any], payment_id: str | None = None) -> Decimal:
-    """``max(0, total.includingVat − Σ amount of the other payments that count)``, half-up to
+    """``max(0, total.includingVat - Σ amount of the other payments that count)``, half-up to
     the currency's minor unit. Counted: not ``removed`` and not of type ``default`` (part
     payments such as vouchers reduce it; a second ``default`` payment does not)."""
     total = as_decimal((order.get("total") or {}).get("includingVat"))

@@ -112,9 +112,7 @@ def caller_of(request: Request) -> Caller:
 
 async def read_as_caller(ctx: AdapterContext, caller: Caller, order_id: str) -> OrderSession:
     """The order read with the caller's own credentials: kassa authenticates the caller."""
-    reply = await ctx.upstream.send(
-        caller, "GET", ctx.upstream.order_url(order_id), as_caller=True
-    )
+    reply = await ctx.upstream.send(caller, "GET", ctx.upstream.order_url(order_id), as_caller=True)
     if not reply.ok or not isinstance(reply.body, dict):
         raise reply.error(CALLER_ERRORS)
     return OrderSession(ctx.upstream, caller, order_id, reply.body, reply.etag)

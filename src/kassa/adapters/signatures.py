@@ -30,9 +30,7 @@ def verify(
     if abs(now - int(timestamp)) > TOLERANCE_S:
         return False
     content = f"{message_id}.{timestamp}.".encode() + body
-    offered = [
-        part.partition(",")[2] for part in signature.split() if part.startswith("v1,")
-    ]
+    offered = [part.partition(",")[2] for part in signature.split() if part.startswith("v1,")]
     for secret in secrets:
         try:
             digest = hmac.new(_key(secret), content, hashlib.sha256).digest()

@@ -210,8 +210,10 @@ def _origin(url: str) -> tuple[str, str, int] | None:
         return None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return None
-    return parts.scheme, parts.hostname.lower().rstrip("."), port or (
-        443 if parts.scheme == "https" else 80
+    return (
+        parts.scheme,
+        parts.hostname.lower().rstrip("."),
+        port or (443 if parts.scheme == "https" else 80),
     )
 
 

@@ -5,6 +5,7 @@ as adapters.md §9 sets it up (``path_prefix=/checkout/order``, the Configuratio
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from tests.adapters.support import SECRET, configuration_api
 from tests.conftest import Tenant, client_for, make_tenant
 
 
-def adapter_settings(settings: Settings, **overrides: object) -> Settings:
+def adapter_settings(settings: Settings, **overrides: Any) -> Settings:
     from dataclasses import replace
 
     base = replace(settings, path_prefix="/checkout/order", webhook_secret=SECRET)

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 
 from kassa.adapters.client import Upstream
 from kassa.adapters.registry import BUILTIN, prefix_of, problems
-from kassa.adapters.routes import AdapterContext
+from kassa.adapters.calls import AdapterContext
 from kassa.auth import keys
 from kassa.config import Settings
 from kassa.db.engine import Database

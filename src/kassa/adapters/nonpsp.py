@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import jsonutil
-from kassa.adapters import routes
+from kassa.adapters import calls
 from kassa.adapters.converge import OrderSession, converge
 from kassa.adapters.errors import (
     AdapterInactive,
@@ -23,7 +23,7 @@ from kassa.adapters.errors import (
     PaymentNotFound,
 )
 from kassa.adapters.remainder import remainder
-from kassa.adapters.routes import AdapterContext, ClientCall
+from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.errors import InvalidRequest, InvalidStateTransition, OrderNotEditable, field_error
 from kassa.idempotency import ABSENT, Outcome
 
@@ -201,7 +201,7 @@ def state_changed(order: dict[str, Any], payment_id: str) -> list[dict[str, Any]
 
 def mount(ctx: AdapterContext) -> Any:
     """The adapter's router (FastAPI ``APIRouter``) for ``ctx``."""
-    router = routes.router_for(ctx)
+    router = calls.router_for(ctx)
     upstream = ctx.upstream
 
     async def configuration(call: ClientCall) -> dict[str, Any] | None:
@@ -217,7 +217,7 @@ def mount(ctx: AdapterContext) -> Any:
 
     @router.post(ORDERS)
     async def create(order_id: str, request: Request) -> Response:
-        call = await routes.start(ctx, request, order_id, write=True, listed=CREATE_ERRORS)
+        call = await calls.start(ctx, request, order_id, write=True, listed=CREATE_ERRORS)
 
         async def handler(call: ClientCall) -> Outcome:
             config = await configuration(call)
@@ -252,13 +252,13 @@ def mount(ctx: AdapterContext) -> Any:
                 return payment_id
 
             payment_id = await converge(call.session, plan)
-            return routes.json_outcome(await payment_view(call.session, payment_id, config))
+            return calls.json_outcome(await payment_view(call.session, payment_id, config))
 
-        return await routes.run(ctx, call, handler)
+        return await calls.run(ctx, call, handler)
 
     @router.get(ORDERS + "/{payment_id}")
     async def get(order_id: str, payment_id: str, request: Request) -> Response:
-        call = await routes.start(ctx, request, order_id, listed=_NOT_FOUND)
+        call = await calls.start(ctx, request, order_id, listed=_NOT_FOUND)
         assert isinstance(call, ClientCall)
         _, payment = own_payment(call.session.order, payment_id)
         body = view(payment, await configuration(call))
@@ -266,7 +266,7 @@ def mount(ctx: AdapterContext) -> Any:
 
     @router.put(ORDERS + "/{payment_id}")
     async def select(order_id: str, payment_id: str, request: Request) -> Response:
-        call = await routes.start(
+        call = await calls.start(
             ctx, request, order_id, body=True, write=True, listed=SELECT_ERRORS
         )
 
@@ -301,13 +301,13 @@ def mount(ctx: AdapterContext) -> Any:
                 return dict(reply.body)
 
             payment = await converge(call.session, plan)
-            return routes.json_outcome(view(payment, config))
+            return calls.json_outcome(view(payment, config))
 
-        return await routes.run(ctx, call, handler)
+        return await calls.run(ctx, call, handler)
 
     @router.post(ORDERS + "/{payment_id}/complete")
     async def complete(order_id: str, payment_id: str, request: Request) -> Response:
-        call = await routes.start(ctx, request, order_id, write=True, listed=COMPLETE_ERRORS)
+        call = await calls.start(ctx, request, order_id, write=True, listed=COMPLETE_ERRORS)
 
         async def handler(call: ClientCall) -> Outcome:
             config = await configuration(call)
@@ -356,13 +356,13 @@ def mount(ctx: AdapterContext) -> Any:
                     await s.write("PUT", "/state", {"currentStatus": "completed"})
 
             await converge(call.session, plan)
-            return routes.empty_outcome()
+            return calls.empty_outcome()
 
-        return await routes.run(ctx, call, handler)
+        return await calls.run(ctx, call, handler)
 
     @router.post(ORDERS + "/{payment_id}/remove")
     async def remove(order_id: str, payment_id: str, request: Request) -> Response:
-        call = await routes.start(ctx, request, order_id, write=True, listed=REMOVE_ERRORS)
+        call = await calls.start(ctx, request, order_id, write=True, listed=REMOVE_ERRORS)
 
         async def handler(call: ClientCall) -> Outcome:
             async def plan(s: OrderSession) -> None:
@@ -381,14 +381,14 @@ def mount(ctx: AdapterContext) -> Any:
                         await s.write("DELETE", f"/hooks/{hook['id']}", has_body=False)
 
             await converge(call.session, plan)
-            return routes.empty_outcome()
+            return calls.empty_outcome()
 
-        return await routes.run(ctx, call, handler)
+        return await calls.run(ctx, call, handler)
 
     async def callback(order_id: str, request: Request) -> dict[str, Any]:
-        raw = await routes.read_body(request)
-        await routes.authenticate_callback(ctx, request, raw, order_id)
-        order = routes.parse_json(request, raw)
+        raw = await calls.read_body(request)
+        await calls.authenticate_callback(ctx, request, raw, order_id)
+        order = calls.parse_json(request, raw)
         if not isinstance(order, dict) or not isinstance(order.get("payments", []), list):
             raise InvalidRequest(
                 "The body must be an order object.", errors=[field_error("", "not an order")]

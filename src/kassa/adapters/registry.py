@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kassa.adapters import nonpsp
-from kassa.adapters.routes import AdapterContext
+from kassa.adapters.calls import AdapterContext
 from kassa.config import Settings
 
 

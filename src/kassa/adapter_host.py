@@ -26,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp
 
+from kassa.adapters.calls import AdapterContext
 from kassa.adapters.client import Upstream
 from kassa.adapters.registry import BUILTIN, prefix_of, problems
-from kassa.adapters.calls import AdapterContext
 from kassa.auth import keys
 from kassa.config import Settings
 from kassa.db.engine import Database
@@ -97,10 +97,6 @@ def loopback_client(settings: Settings, app: ASGIApp | None) -> httpx.AsyncClien
     return httpx.AsyncClient(mounts=mounts, trust_env=False, follow_redirects=False)
 
 
-def _configuration_prefix(settings: Settings) -> str:
-    return str(getattr(settings, "configuration_path_prefix", settings.path_prefix))
-
-
 def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
     """Mount every adapter of ``builtin_adapters`` on ``app`` (kassa itself)."""
     settings = state.settings
@@ -124,7 +120,7 @@ def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
             client=loopback_client(settings, app),
             order_base=settings.adapter_order_api_url or LOOPBACK_ORIGIN + settings.path_prefix,
             configuration_base=settings.adapter_configuration_api_url
-            or LOOPBACK_ORIGIN + _configuration_prefix(settings),
+            or LOOPBACK_ORIGIN + settings.configuration_path_prefix,
             timeout=settings.adapter_request_timeout,
         )
         ctx = AdapterContext(

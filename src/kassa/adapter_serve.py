@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException
 
 from kassa import app as kassa_app
 from kassa.adapter_host import loopback_client
+from kassa.adapters.calls import AdapterContext
 from kassa.adapters.client import Upstream
 from kassa.adapters.registry import BUILTIN, prefix_of, problems
-from kassa.adapters.calls import AdapterContext
 from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.errors import KassaError

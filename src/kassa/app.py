@@ -26,10 +26,12 @@ from kassa import adapter_host, idempotency
 from kassa import metrics as prometheus
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
+from kassa.configuration.routes import router as configuration_router
+from kassa.configuration.routes import schemas_router as configuration_schemas_router
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.delivery.loop import DeliveryLoop
-from kassa.dispatch import Dispatch
+from kassa.dispatch import Dispatch, Mount
 from kassa.error_responses import error_response, kassa_error_response
 from kassa.errors import KassaError, MethodNotAllowed, RouteNotFound, field_error
 from kassa.events.routes import router as events_router
@@ -43,8 +45,8 @@ from kassa.state import AppState
 
 log = logging.getLogger("kassa")
 
-# every API route, in the order the application (and ``Dispatch``) matches them
-API_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router, events_router)
+# the Order API's routers, in the order the application (and ``Dispatch``) matches them
+ORDER_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router)
 
 PURGE_INTERVAL_S = 600
 
@@ -186,6 +188,18 @@ def _draining_on_signals(state: AppState) -> Iterator[None]:
                 signal.signal(signum, handler)
 
 
+def api_mounts(settings: Settings) -> list[Mount]:
+    """Every API router and the prefix it is served below (adapters §1.1), in matching order."""
+    return [
+        Mount(settings.path_prefix, ORDER_ROUTERS),
+        Mount(settings.events_path_prefix, (events_router,)),
+        Mount(
+            settings.configuration_path_prefix,
+            (configuration_router, configuration_schemas_router),
+        ),
+    ]
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the application. ``db`` lets tests share one database handle across apps."""
     settings = settings or Settings.from_env()
@@ -248,16 +262,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         statement_timeout=settings.database_statement_timeout,
     )
     app.state.kassa = AppState(settings=settings, db=database)
-    for router in API_ROUTERS:
-        app.include_router(router, prefix=prefix)
+    mounts = api_mounts(settings)
+    for mount in mounts:
+        for router in mount.routers:
+            app.include_router(router, prefix=mount.prefix)
     _ops_routes(app, prefix)
     adapters = adapter_host.mount_builtin(app, app.state.kassa)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    api_routes = [r for router in API_ROUTERS for r in router.routes]
-    app.add_middleware(Dispatch, prefix=prefix, routes=api_routes)
+    app.add_middleware(Dispatch, mounts=mounts)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

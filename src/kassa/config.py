@@ -45,6 +45,27 @@ def _policy(name: str) -> str:
     return value
 
 
+# The default of a mount point that follows another setting, resolved in Settings.__post_init__
+# (no normalised prefix equals it: those are empty or start with a slash)
+UNSET = "\x00unset"
+
+
+def _prefix(name: str) -> str:
+    """A path prefix from ``KASSA_<NAME>``: ``UNSET`` when the variable is not set; else with
+    one leading slash and no trailing one (``""`` for the root)."""
+    value = os.environ.get("KASSA_" + name.upper())
+    if value is None:
+        return UNSET
+    prefix = value.strip().rstrip("/")
+    return "/" + prefix if prefix and not prefix.startswith("/") else prefix
+
+
+# norce_layout: the three mount points of Norce's hosted services (adapters §1.1)
+NORCE_PATH_PREFIX = "/checkout/order"
+NORCE_CONFIGURATION_PATH_PREFIX = "/checkout/configuration"
+NORCE_EVENTS_PATH_PREFIX = "/checkout/notification"
+
+
 def _optional_bool(value: str) -> bool | None:
     return _bool(value) if value.strip() else None
 
@@ -139,7 +160,13 @@ class Settings:
     database_pool_timeout: float = 5.0  # seconds a request waits for a pooled connection
     database_connect_timeout: float = 5.0  # seconds to open a PostgreSQL connection
     database_statement_timeout: float = 30.0  # PostgreSQL statement_timeout; 0: not set
-    path_prefix: str = ""
+    path_prefix: str = ""  # the Order API (and /docs, /openapi.json, the ops routes)
+    # UNSET: the value of path_prefix, or under norce_layout Norce's mount point (adapters §1.1)
+    configuration_path_prefix: str = UNSET
+    events_path_prefix: str = UNSET
+    # Norce's hosted layout for the unset mount points. path_prefix is a plain string, so its
+    # Norce value is applied where "unset" is known: from_env (each explicit setting wins).
+    norce_layout: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -179,6 +206,14 @@ class Settings:
     sandbox_push_max_attempts: int = 5
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name, norce in (
+            ("configuration_path_prefix", NORCE_CONFIGURATION_PATH_PREFIX),
+            ("events_path_prefix", NORCE_EVENTS_PATH_PREFIX),
+        ):
+            if getattr(self, name) == UNSET:
+                object.__setattr__(self, name, norce if self.norce_layout else self.path_prefix)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -191,9 +226,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
-        prefix = _env("path_prefix", "").rstrip("/")
-        if prefix and not prefix.startswith("/"):
-            prefix = "/" + prefix
+        norce = _bool(_env("norce_layout", "false"))
+        prefix = _prefix("path_prefix")
+        if prefix == UNSET:
+            prefix = NORCE_PATH_PREFIX if norce else ""
+        if overrides.get("path_prefix") is not None:  # before the mount points follow it
+            prefix = overrides["path_prefix"]
         settings = cls(
             database_url=_env("database_url", DEFAULT_DATABASE_URL),
             database_pool_size=_positive_int("database_pool_size", "20"),
@@ -202,6 +240,9 @@ class Settings:
             database_connect_timeout=_duration("database_connect_timeout", "5"),
             database_statement_timeout=_duration("database_statement_timeout", "30", zero=True),
             path_prefix=prefix,
+            configuration_path_prefix=_prefix("configuration_path_prefix"),
+            events_path_prefix=_prefix("events_path_prefix"),
+            norce_layout=norce,
             host=_env("host", "127.0.0.1"),
             port=int(_env("port", "8000")),
             workers=int(_env("workers", "1")),

@@ -9,16 +9,20 @@ order, calls the endpoint, and turns a ``KassaError`` into the same error respon
 application's handler gives. A path no route serves, or a method none of its routes accepts,
 goes on to the application, which answers 404 / 405 as before; so do ``/docs``,
 ``/openapi.json`` and the ops routes.
+
+The routes come as ``Mount`` groups: routers served below one path prefix each (the Order API
+below ``path_prefix``, the events and configuration APIs below their own; adapters add theirs).
+The application includes the same mounts (``kassa.app``), so both agree on every path.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,10 +37,32 @@ Endpoint = Callable[..., Awaitable[Response]]
 
 
 @dataclass(frozen=True)
+class Mount:
+    """Routers served below one path prefix (``""``: at the root)."""
+
+    prefix: str
+    routers: tuple[APIRouter, ...]
+
+    def routes(self) -> Iterator[APIRoute]:
+        for router in self.routers:
+            for route in router.routes:
+                if isinstance(route, APIRoute):
+                    yield route
+
+
+@dataclass(frozen=True)
 class RouteTemplate:
-    """What ``scope["route"]`` offers the metrics and the access log: the route's template."""
+    """What ``scope["route"]`` offers the metrics and the access log: the route's template;
+    and the endpoint its mount's prefix (idempotency fingerprints leave it out, api §1.10)."""
 
     path: str
+    prefix: str = ""
+
+
+def mount_prefix(scope: Scope, default: str) -> str:
+    """The prefix of the mount that serves this request (``default`` outside ``Dispatch``)."""
+    route = scope.get("route")
+    return route.prefix if isinstance(route, RouteTemplate) else default
 
 
 @dataclass(frozen=True)
@@ -49,27 +75,27 @@ class _Route:
 
 
 class Dispatch:
-    def __init__(self, app: ASGIApp, *, prefix: str, routes: Iterable[Any]) -> None:
-        """``routes``: the API routes (``APIRoute``) in the order the application has them,
-        their paths without the deployment prefix."""
+    def __init__(self, app: ASGIApp, *, mounts: Sequence[Mount]) -> None:
+        """``mounts``: the API routes in the order the application matches them."""
         self.app = app
-        self.base = prefix + "/api/"
         self.routes: list[_Route] = []
-        for route in routes:
-            if not isinstance(route, APIRoute):
-                continue
-            path = prefix + route.path
-            pattern, _, _ = compile_path(path)
-            arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
-            methods = frozenset(route.methods or ())
-            self.routes.append(
-                _Route(pattern, methods, route.endpoint, arguments, RouteTemplate(path))
-            )
+        bases: set[str] = set()
+        for mount in mounts:
+            for route in mount.routes():
+                path = mount.prefix + route.path
+                pattern, _, _ = compile_path(path)
+                arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
+                methods = frozenset(route.methods or ())
+                template = RouteTemplate(path, mount.prefix)
+                self.routes.append(_Route(pattern, methods, route.endpoint, arguments, template))
+                bases.add(path.split("{", 1)[0])
+        # the literal beginnings of the paths: one C-level test turns every other request away
+        self.bases = tuple(b for b in bases if not any(b != o and b.startswith(o) for o in bases))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith(self.base):
+            if path.startswith(self.bases):
                 method = scope["method"]
                 for route in self.routes:
                     if method not in route.methods:

@@ -9,11 +9,12 @@ here forbids other properties, so an undocumented field in a response is a findi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from kassa.configuration import schemas as configuration_schemas
 from kassa.orders import schemas
 from kassa.orders.schemas import OrderVersionField
 from kassa.payments.schemas import (
@@ -353,6 +354,20 @@ class ReadyChecks(_Doc):
 class HealthStatus(_Doc):
     status: Literal["ok"]
     checks: ReadyChecks | None = Field(default=None, description="Readiness only")
+
+
+# Configurations (adapters §3.1): any object passing the base schema, documented with that
+# very schema (the file the API validates with and serves at C8)
+Configuration = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            k: v
+            for k, v in configuration_schemas.schema_for(configuration_schemas.BASE).items()
+            if k not in ("$schema", "$id")
+        }
+    ),
+]
 
 
 class HealthUnavailable(_Doc):

@@ -57,6 +57,14 @@ class LimitExceeded(KassaError):
     code, status, default_message = "limit-exceeded", 400, "A limit would be exceeded."
 
 
+class InvalidConfiguration(KassaError):
+    code, status, default_message = (
+        "invalid-configuration",
+        400,
+        "The configuration is invalid.",
+    )
+
+
 class ValidationFailed(KassaError):
     code, status, default_message = "validation-failed", 400, "The order did not pass validation."
 
@@ -96,6 +104,13 @@ class EventNotFound(NotFound):
 
     def __init__(self, event_id: str) -> None:
         super().__init__(f"Event with id:{event_id} not found.")
+
+
+class ConfigurationNotFound(NotFound):
+    code = "configuration-not-found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Configuration with name:{name} not found.")
 
 
 class RouteNotFound(NotFound):
@@ -163,10 +178,16 @@ class IdempotencyKeyReuse(KassaError):
 class PreconditionFailed(KassaError):
     code, status = "precondition-failed", 412
 
-    def __init__(self, version: int) -> None:
-        super().__init__(
-            "If-Match does not match the current order version.", currentETag=f'"{version}"'
-        )
+    def __init__(self, version: int | None, subject: str = "order") -> None:
+        """``version`` ``None``: there is no current version (a configuration not yet
+        created), so no ``currentETag``."""
+        if version is None:
+            super().__init__(f"If-Match is set but the {subject} does not exist.")
+        else:
+            super().__init__(
+                f"If-Match does not match the current {subject} version.",
+                currentETag=f'"{version}"',
+            )
 
 
 class PayloadTooLarge(KassaError):

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from kassa import idempotency, jsonutil
 from kassa.auth import keys
 from kassa.auth.keys import Principal, authenticate
+from kassa.dispatch import mount_prefix
 from kassa.errors import (
     InvalidAmount,
     InvalidRequest,
@@ -111,8 +112,27 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-async def _authenticate(request: Request, state: AppState, *, channel_required: bool) -> Principal:
+@dataclass(frozen=True)
+class PathTenant:
+    """The tenant a route names in its path (adapters §2.1), instead of the headers';
+    ``channel`` ``None``: the merchant's channel list (C1)."""
+
+    merchant: str
+    channel: str | None
+
+
+async def _authenticate(
+    request: Request, state: AppState, *, channel_required: bool, tenant: PathTenant | None = None
+) -> Principal:
     headers = request.headers
+    if tenant is not None:
+        return await keys.authenticate_path(
+            state.db,
+            authorization=headers.get("authorization"),
+            merchant=tenant.merchant,
+            channel=tenant.channel,
+            adapter=headers.get("x-adapterid"),
+        )
     return await authenticate(
         state.db,
         authorization=headers.get("authorization"),
@@ -142,6 +162,7 @@ async def start(
     write: bool = False,
     channel_required: bool = True,
     defer_auth: bool = False,
+    tenant: PathTenant | None = None,
 ) -> Call | Response:
     """Run the generic checks; return a ``Call``, or the replayed ``Response`` of a known key.
 
@@ -149,6 +170,8 @@ async def start(
     ``Remove``) may leave the key lookup to that read, one round trip fewer, on PostgreSQL and
     without an Idempotency-Key (whose claim needs the merchant first). Any error raised before
     that read is preceded by the lookup (``run``), so 401/400/403 keep their precedence.
+
+    ``tenant``: the route names merchant and channel in its path; the headers are ignored.
     """
     state = app_state(request)
     raw = await _read_body(request) if (body or write) else b""
@@ -158,6 +181,7 @@ async def start(
         and not state.db.is_sqlite
         and headers.get("idempotency-key") is None
         and channel_required
+        and tenant is None
     ):
         call = Call(request, state, None, ABSENT, None, operation)
         call.key_params()  # no key at all: 401 at once
@@ -167,13 +191,16 @@ async def start(
             await call.authenticate()
             raise
         return call
-    principal = await _authenticate(request, state, channel_required=channel_required)
+    principal = await _authenticate(
+        request, state, channel_required=channel_required, tenant=tenant
+    )
     parsed: Any = _parse(request, raw) if body else ABSENT
     claim: Claim | None = None
     key = headers.get("idempotency-key") if write else None
     if key is not None:
         idempotency.check_key(key)
-        path = request.url.path[len(state.settings.path_prefix) :]
+        prefix = mount_prefix(request.scope, state.settings.path_prefix)
+        path = request.url.path[len(prefix) :]
         fp = idempotency.fingerprint(
             request.method, path, principal.channel, principal.adapter_header, parsed
         )
@@ -186,9 +213,15 @@ async def start(
     return Call(request, state, principal, parsed, claim, operation)
 
 
-async def start_read(request: Request, operation: str, *, channel_required: bool = True) -> Call:
+async def start_read(
+    request: Request,
+    operation: str,
+    *,
+    channel_required: bool = True,
+    tenant: PathTenant | None = None,
+) -> Call:
     """``start`` for a read: no body, no idempotency, so always a ``Call``."""
-    call = await start(request, operation, channel_required=channel_required)
+    call = await start(request, operation, channel_required=channel_required, tenant=tenant)
     assert isinstance(call, Call)  # only writes can be replayed
     return call
 

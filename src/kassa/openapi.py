@@ -29,9 +29,9 @@ _ERRORS = {
     400: "Invalid request (code invalid-request, missing-header, invalid-amount, ...; api §1.9)",
     401: "Missing, unknown or revoked API key",
     403: "The API key is not valid for this merchant or channel",
-    404: "Not found (order-not-found, payment-not-found, ...)",
+    404: "Not found (order-not-found, payment-not-found, configuration-not-found, ...)",
     409: "Conflict (state, editability, ledger, idempotency key in flight, concurrency)",
-    412: "If-Match does not match the order version",
+    412: "If-Match does not match the current version (of the order or configuration)",
     413: "Request body larger than 1 MiB",
     415: "The request body is not JSON",
     422: "Idempotency-Key reused for a different request",
@@ -96,12 +96,16 @@ def _parameters(op: Operation, path: str) -> list[dict[str, Any]]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAM.findall(path)
     ]
-    if op.api:
+    if op.channel == "path":
+        for name in ("x-merchant", "x-channel"):
+            params.append(_header(name, False, {"type": "string"}, "Ignored on this route"))
+    elif op.api:
         params.append(_header("x-merchant", True, _ID_HEADER, "Merchant; must be the key's"))
         if op.channel == "required":
             params.append(_header("x-channel", True, _ID_HEADER, "Channel; one of the key's"))
         else:
             params.append(_header("x-channel", False, {"type": "string"}, "Ignored on this route"))
+    if op.api:
         params.append(
             _header(
                 "x-adapterid",
@@ -146,6 +150,8 @@ def _success(op: Operation, schema: dict[str, Any] | None) -> dict[str, Any]:
         response["content"] = _content({"type": "string"}, "text/html")
     elif op.response == "openapi":
         response["content"] = _content({"type": "object"})
+    elif op.response == "schema":
+        response["content"] = _content({"type": "object"}, "application/schema+json")
     else:
         assert schema is not None
         response["content"] = _content(schema)

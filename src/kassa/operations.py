@@ -22,8 +22,10 @@ from kassa.payments.schemas import PaymentActionIn, PaymentIn, TransactionIn
 from kassa.schemas_common import Attributes, OrderStatus, Text
 from kassa.shippings.schemas import ShippingIn
 
-Body = Literal["empty", "text", "html", "openapi"]
-Tag = Literal["Checkout", "Checkout Payment", "Checkout Shipping", "Events", "Operations"]
+Body = Literal["empty", "text", "html", "openapi", "schema"]
+Tag = Literal[
+    "Checkout", "Checkout Payment", "Checkout Shipping", "Events", "Configuration", "Operations"
+]
 
 # Error sets of api §1.13
 A = frozenset({400, 401, 403})  # every route under /api/
@@ -49,7 +51,9 @@ class Operation:
     request_required: bool = True
     write: bool = False  # Idempotency-Key (and the body size limit) apply
     if_match: bool = False  # If-Match applies
-    channel: Literal["required", "ignored", "none"] = "required"
+    # x-channel required, or optional and ignored; "path": merchant and channel are path
+    # parameters, x-merchant and x-channel optional and ignored (adapters §2.1); "none": no key
+    channel: Literal["required", "ignored", "path", "none"] = "required"
     query: tuple[dict[str, Any], ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # response header -> description
 
@@ -63,6 +67,8 @@ ETAG = {"ETag": 'The order version after the request, e.g. "7" (api §1.11)'}
 LOCATION = {"Location": "Path of the new resource, including the path prefix"}
 WARNINGS = {"Kassa-Warnings": "hook-failed:<id> and validation-unavailable:<id> tokens"}
 REPLAYED = {"Idempotent-Replayed": "true on a response replayed for an Idempotency-Key"}
+CONFIGURATION_ETAG = {"ETag": 'The configuration version, e.g. "1" (adapters §3.1)'}
+SCHEMA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 ConsentChecks = list[orders.ConsentCheck]
 PaymentActions = Annotated[list[PaymentActionIn], Field(min_length=1)]
@@ -151,6 +157,7 @@ EVENT_QUERY = (
     ),
 )
 
+_CONFIG = frozenset({401, 403})  # no header is required on the Configuration API
 _BODY_WRITE = A | B | I | W | H  # a write of an order part that runs hooks
 _WRITE = A | I | W | H  # the same without a body
 
@@ -419,6 +426,92 @@ _OPERATIONS = [
         write=True,
         channel="ignored",
         headers=REPLAYED,
+    ),
+    # Configuration API (adapters §3.2); 401/403 for every route with a key, A less missing-header
+    Operation(
+        "GetConfigurationChannels",
+        "List the merchant's channels that hold configurations (the key's channels only)",
+        "Configuration",
+        200,
+        list[str],
+        _CONFIG,
+        channel="path",
+    ),
+    Operation(
+        "GetConfigurations",
+        "List a channel's configurations, ascending by id",
+        "Configuration",
+        200,
+        list[out.Configuration],
+        _CONFIG,
+        channel="path",
+    ),
+    Operation(
+        "PutConfigurations",
+        "Set or replace the listed configurations (all or nothing); others are kept",
+        "Configuration",
+        200,
+        list[out.Configuration],
+        _CONFIG | B | I,
+        request=list[out.Configuration],
+        write=True,
+        channel="path",
+        headers=REPLAYED,
+    ),
+    Operation(
+        "DeleteConfigurations",
+        "Delete every configuration of a channel",
+        "Configuration",
+        204,
+        "empty",
+        _CONFIG | I,
+        write=True,
+        channel="path",
+        headers=REPLAYED,
+    ),
+    Operation(
+        "GetConfiguration",
+        "Get a configuration",
+        "Configuration",
+        200,
+        out.Configuration,
+        _CONFIG | {404},
+        channel="path",
+        headers=CONFIGURATION_ETAG,
+    ),
+    Operation(
+        "PutConfiguration",
+        "Create or fully replace a configuration",
+        "Configuration",
+        200,
+        out.Configuration,
+        _CONFIG | B | I | {404, 412},
+        request=out.Configuration,
+        write=True,
+        if_match=True,
+        channel="path",
+        headers={**CONFIGURATION_ETAG, **REPLAYED},
+    ),
+    Operation(
+        "DeleteConfiguration",
+        "Delete a configuration",
+        "Configuration",
+        204,
+        "empty",
+        _CONFIG | I | {404, 412},
+        write=True,
+        if_match=True,
+        channel="path",
+        headers=REPLAYED,
+    ),
+    Operation(
+        "GetConfigurationSchema",
+        "The base configuration schema (JSON Schema 2020-12)",
+        "Configuration",
+        200,
+        "schema",
+        channel="none",
+        headers=SCHEMA_CACHE,
     ),
     Operation("HealthLive", "Liveness", "Operations", 200, out.HealthStatus, channel="none"),
     Operation(

@@ -14,22 +14,25 @@ from fastapi import FastAPI
 from kassa.app import create_app
 from kassa.config import Settings
 from kassa.db.engine import Database
-from tests.adapters.support import SECRET, configuration_api
+from tests.adapters.support import SECRET
 from tests.conftest import Tenant, client_for, make_tenant
 
 
 def adapter_settings(settings: Settings, **overrides: Any) -> Settings:
     from dataclasses import replace
 
-    base = replace(settings, path_prefix="/checkout/order", webhook_secret=SECRET)
+    base = replace(
+        settings,
+        path_prefix="/checkout/order",
+        configuration_path_prefix="/checkout/configuration",
+        webhook_secret=SECRET,
+    )
     return replace(base, **overrides)
 
 
 @pytest.fixture(scope="session")
 def adapter_app(settings: Settings, db: Database) -> FastAPI:
-    app = create_app(adapter_settings(settings), db=db)
-    configuration_api(app)
-    return app
+    return create_app(adapter_settings(settings), db=db)
 
 
 @pytest.fixture

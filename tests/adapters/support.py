@@ -8,9 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
 
 from kassa import ids, jsonutil
 
@@ -18,7 +15,7 @@ ORDERS = "/checkout/order/api/v0/checkout/orders"
 NONPSP = "/checkout/nonpsp-adapter"
 NONPSP_ORDERS = NONPSP + "/api/checkout/v1/orders"
 NONPSP_CALLBACKS = NONPSP + "/api/checkout/v1/callback/orders"
-CONFIGURATIONS = "/checkout/order/api/v1/configuration/merchants"
+CONFIGURATIONS = "/checkout/configuration/api/v1/configuration/merchants"
 SECRET = "whsec_" + base64.b64encode(b"adapter tests signing secret 32b").decode()
 
 TWO_METHODS = [{"identifier": "invoice", "preSelected": True}, {"identifier": "store"}]
@@ -34,35 +31,6 @@ def nonpsp_configuration(
         "methods": TWO_METHODS if methods is None else methods,
         **extra,
     }
-
-
-# A stand-in for the Configuration API (adapters.md §3: C5/C6) until it is part of kassa.
-_STORE: dict[tuple[str, str, str], bytes] = {}
-
-
-def configuration_api(app: FastAPI) -> None:
-    router = APIRouter(include_in_schema=False)
-    path = CONFIGURATIONS + "/{merchant}/channels/{channel}/configurations/{name}"
-
-    @router.get(path)
-    async def get(merchant: str, channel: str, name: str) -> Response:
-        found = _STORE.get((merchant, channel, name))
-        if found is None:
-            body = {"code": "configuration-not-found", "message": "no such configuration"}
-            return Response(jsonutil.dumps(body), 404, media_type="application/json")
-        return Response(found, media_type="application/json")
-
-    @router.put(path)
-    async def put(merchant: str, channel: str, name: str, request: Request) -> Response:
-        _STORE[(merchant, channel, name)] = await request.body()
-        return Response(_STORE[(merchant, channel, name)], media_type="application/json")
-
-    @router.delete(path)
-    async def delete(merchant: str, channel: str, name: str) -> Response:
-        _STORE.pop((merchant, channel, name), None)
-        return Response(status_code=204)
-
-    app.router.routes[:0] = router.routes
 
 
 async def put_configuration(

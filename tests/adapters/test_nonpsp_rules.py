@@ -22,7 +22,6 @@ from tests.adapters.support import (
     NONPSP_CALLBACKS,
     NONPSP_ORDERS,
     ORDERS,
-    configuration_api,
     create_order,
     delete_configuration,
     get_order,
@@ -298,7 +297,6 @@ async def test_another_prefix_moves_the_adapter(
 ) -> None:
     prefix = "/pay/invoice"
     app = create_app(adapter_settings(settings, nonpsp_adapter_path_prefix=prefix), db=db)
-    configuration_api(app)
     async with client_for(app, shop.headers) as client:
         await put_configuration(client, shop.merchant, shop.channel, nonpsp_configuration())
         order_id = await create_order(client, order_body(item(12.5, 10)))

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from kassa import openapi
 from kassa.callbacks import routes as callback_routes
+from kassa.configuration.schemas import BASE, schema_for
 from kassa.operations import OPERATIONS
 from kassa.orders import routes as order_routes
 from kassa.orders.schemas import OrderCreate
@@ -73,7 +74,7 @@ async def test_openapi_json_answers_the_document(app: FastAPI) -> None:
     assert document == app.openapi()
     Draft202012Validator.check_schema({"components": document["components"]})
     ids = [op["operationId"] for _, _, op in operations(document)]
-    assert len(ids) == len(set(ids)) == len(OPERATIONS) == 43
+    assert len(ids) == len(set(ids)) == len(OPERATIONS) == 51
 
 
 def test_every_route_appears_with_its_operation_id(app: FastAPI, document: dict[str, Any]) -> None:
@@ -113,7 +114,8 @@ async def test_empty_body_writes_are_documented_without_content(
     empty = [
         op for _, _, op in operations(document) if OPERATIONS[op["operationId"]].response == "empty"
     ]
-    assert len(empty) == 15  # api §2.0: fourteen 200 writes and the 204 of DELETE order
+    # api §2.0: fourteen 200 writes and the 204 of DELETE order; adapters §3.2: C4 and C7
+    assert len(empty) == 17
     for operation in empty:
         [success] = [r for s, r in operation["responses"].items() if s.startswith("2")]
         assert "content" not in success, operation["operationId"]
@@ -202,9 +204,27 @@ BODIES: dict[str, tuple[str, str, Any]] = {
 }
 
 
+# Configurations are checked against the base schema file (adapters §7.1), not a model
+SCHEMA_BODIES = {"PutConfigurations": "array", "PutConfiguration": "object"}
+
+
 def test_every_operation_with_a_body_is_covered_here(document: dict[str, Any]) -> None:
     with_body = {op["operationId"] for _, _, op in operations(document) if "requestBody" in op}
-    assert with_body == set(BODIES)
+    assert with_body == set(BODIES) | set(SCHEMA_BODIES)
+
+
+@pytest.mark.parametrize("operation_id", sorted(SCHEMA_BODIES))
+def test_configuration_bodies_are_documented_with_the_base_schema(
+    operation_id: str, document: dict[str, Any]
+) -> None:
+    base = schema_for(BASE)
+    del base["$schema"], base["$id"]
+    documented = find(document, operation_id)["requestBody"]["content"]["application/json"]
+    schema = documented["schema"]
+    if SCHEMA_BODIES[operation_id] == "array":
+        assert schema["type"] == "array"
+        schema = schema["items"]
+    assert schema == base
 
 
 @pytest.mark.parametrize("operation_id", sorted(BODIES))

@@ -60,10 +60,3 @@ class PaymentNotFound(NotFound):
 
     def __init__(self, payment_id: str) -> None:
         super().__init__(f"Payment with id:{payment_id} not found.")
-
-
-class ConfigurationNotFound(NotFound):
-    code = "configuration-not-found"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Configuration with id:{name} not found.")

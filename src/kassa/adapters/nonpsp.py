@@ -15,16 +15,22 @@ from starlette.responses import Response
 
 from kassa import jsonutil
 from kassa.adapters import calls
+from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.adapters.converge import OrderSession, converge
 from kassa.adapters.errors import (
     AdapterInactive,
-    ConfigurationNotFound,
     PaymentMethodRequired,
     PaymentNotFound,
 )
 from kassa.adapters.remainder import remainder
-from kassa.adapters.calls import AdapterContext, ClientCall
-from kassa.errors import InvalidRequest, InvalidStateTransition, OrderNotEditable, field_error
+from kassa.configuration import schemas
+from kassa.errors import (
+    ConfigurationNotFound,
+    InvalidRequest,
+    InvalidStateTransition,
+    OrderNotEditable,
+    field_error,
+)
 from kassa.idempotency import ABSENT, Outcome
 
 ADAPTER_ID = "nonpsp_adapter"
@@ -40,43 +46,6 @@ REMOVE_ERRORS = SELECT_ERRORS | {"hook-not-found"}
 
 _OPEN = {"intent", "processing", "pending"}
 _ENDED = {"removed", "declined", "failed", "cancelled"}
-
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": f"urn:kassa:configuration:{ADAPTER_ID}:v1",
-    "type": "object",
-    "required": ["$schema", "id"],
-    "properties": {
-        "$schema": {"type": "string", "minLength": 1},
-        "id": {"const": ADAPTER_ID},
-        "active": {"type": "boolean"},
-        "adapter": {
-            "type": "object",
-            "required": ["publicUrl"],
-            "properties": {"publicUrl": {"type": "string"}, "internalUrl": {"type": "string"}},
-        },
-        "redirectUrls": {
-            "type": "object",
-            "properties": {
-                "checkoutUrl": {"type": "string"},
-                "confirmationUrl": {"type": "string"},
-            },
-        },
-        "methods": {
-            "type": "array",
-            "maxItems": 50,
-            "items": {
-                "type": "object",
-                "required": ["identifier"],
-                "properties": {
-                    "identifier": {"type": "string", "minLength": 1, "maxLength": 128},
-                    "preSelected": {"type": "boolean", "default": False},
-                },
-            },
-        },
-    },
-}
-
 
 # the pure part ----------------------------------------------------------------------------------
 
@@ -408,9 +377,9 @@ def mount(ctx: AdapterContext) -> Any:
     @router.get(SCHEMA_PATH)
     async def schema() -> Response:
         return Response(
-            jsonutil.dumps(SCHEMA),
-            media_type="application/schema+json",
-            headers={"Cache-Control": "public, max-age=3600"},
+            schemas.schema_bytes(ADAPTER_ID),
+            media_type=schemas.MEDIA_TYPE,
+            headers={"Cache-Control": schemas.CACHE_CONTROL},
         )
 
     return router

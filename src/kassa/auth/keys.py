@@ -37,6 +37,21 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """The tenants a key may act for: one merchant, and its channels (``None``: every one)."""
+
+    merchant: str
+    channels: tuple[str, ...] | None
+
+    def admits(self, merchant: str, channel: str | None = None) -> bool:
+        """The tenancy rule of every route (api §1.4, adapters §2.1): ``channel`` ``None``
+        checks the merchant only."""
+        if self.merchant != ALL_MERCHANTS and merchant != self.merchant:
+            return False
+        return channel is None or self.channels is None or channel in self.channels
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is calling, for which tenant."""
 
@@ -178,6 +193,19 @@ def lookup_params(authorization: str | None) -> dict[str, str]:
     return {"key_hash": hash_key(token)}
 
 
+async def authenticate_path(
+    db: Database,
+    *,
+    authorization: str | None,
+    merchant: str,
+    channel: str | None,
+    adapter: str | None,
+) -> Principal:
+    """``path_principal_of`` for an Authorization header."""
+    row = await db.fetch_one(LOOKUP, lookup_params(authorization))
+    return path_principal_of(row, merchant=merchant, channel=channel, adapter=adapter)
+
+
 async def authenticate(
     db: Database,
     *,
@@ -209,15 +237,35 @@ def principal_of(
     """Check the headers against a key row (the first six columns of ``LOOKUP``)."""
     if row is None or row[5] is not None:
         raise Unauthorized()
-    name, key_merchant, channels, adapter_id = row[0], row[1], row[2], row[3]
-    key_channels = tuple(orjson.loads(channels)) if channels else None
     if not merchant or len(merchant) > 128:
         raise MissingHeader("The x-merchant header is required (1-128 characters).")
     if channel_required and (not channel or len(channel) > 128):
         raise MissingHeader("The x-channel header is required (1-128 characters).")
-    if (key_merchant != ALL_MERCHANTS and merchant != key_merchant) or (
-        channel_required and key_channels is not None and channel not in key_channels
-    ):
+    return _principal(row, merchant, channel if channel_required else None, channel, adapter)
+
+
+def path_principal_of(
+    row: Sequence[Any] | None, *, merchant: str, channel: str | None, adapter: str | None
+) -> Principal:
+    """The caller of a route that names its tenant in the path (the Configuration API,
+    adapters §2.1): ``x-merchant`` and ``x-channel`` play no part; 401, then 403."""
+    if row is None or row[5] is not None:
+        raise Unauthorized()
+    if len(merchant) > 128 or (channel is not None and len(channel) > 128):
+        raise Forbidden()  # no key is valid for a tenant that cannot exist
+    return _principal(row, merchant, channel, channel, adapter)
+
+
+def _principal(
+    row: Sequence[Any],
+    merchant: str,
+    checked: str | None,  # the channel the key must admit; None: the merchant only
+    channel: str | None,  # the request's channel, as the principal shows it
+    adapter: str | None,
+) -> Principal:
+    name, key_merchant, channels, adapter_id = row[0], row[1], row[2], row[3]
+    key_channels = tuple(orjson.loads(channels)) if channels else None
+    if not Grant(key_merchant, key_channels).admits(merchant, checked):
         raise Forbidden()
     if adapter is not None and len(adapter) > 128:
         raise InvalidRequest("x-adapterid must be at most 128 characters.")

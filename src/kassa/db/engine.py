@@ -32,7 +32,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -359,9 +359,22 @@ class Database:
         asyncpg pool of ``kassa.db.point``."""
         if self.is_sqlite:
             return query_one(self._inline, sql, params)
+        return await self._point(self._points.fetch_one, sql, params)
+
+    async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of a single-statement read in plain SQL (a page of a list): SQLite on the
+        scan threads, PostgreSQL on the asyncpg pool of ``kassa.db.point``."""
+        if self.is_sqlite:
+            return await self.scan(lambda conn: query_all(conn, sql, params))
+        return await self._point(self._points.fetch_all, sql, params)
+
+    @staticmethod
+    async def _point(
+        fetch: Callable[[str, Mapping[str, Any]], Awaitable[T]], sql: str, params: Mapping[str, Any]
+    ) -> T:
         for attempt in (1, 2):
             try:
-                return await self._points.fetch_one(sql, params)
+                return await fetch(sql, params)
             except Exception as exc:
                 error = unavailable(exc)
                 if error is None:
@@ -508,6 +521,15 @@ def query_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> Sequence
     return None if record is None else tuple(record)
 
 
+def query_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+    """Every row of a query in plain SQL, straight to the driver (as ``query_one``)."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        return list(raw.execute(sql, params).fetchall())
+    return [tuple(record) for record in _on_asyncpg(conn, "fetch", sql, params)]
+
+
 def execute(conn: Connection, sql: str, params: dict[str, Any]) -> int:
     """Run a hot-path write statement (straight to the driver, as ``query_one``); returns the
     number of rows it changed."""
@@ -572,6 +594,9 @@ def update_then_insert(
 
 _AGGREGATES = threading.local()
 _AGGREGATES_MAX = 256
+# PostgreSQL: (database, key) -> (snapshot, value), see ``snapshot_lookup``
+SNAPSHOT_SQL = "pg_current_snapshot()::text"
+_SNAPSHOT_AGGREGATES: dict[tuple[str, Hashable], tuple[str, Any]] = {}
 
 
 def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T]) -> T:
@@ -580,7 +605,7 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
     SQLite's ``PRAGMA data_version`` changes whenever another connection (of any process)
     commits, so a remembered aggregate is returned only while the data it counted is unchanged.
     Lists then pay for ``totalSize``/``valueSum`` once between writes instead of on every page.
-    PostgreSQL (no such cheap check) always computes.
+    PostgreSQL: see ``snapshot_lookup``.
     """
     if conn.dialect.name != "sqlite":
         return compute()
@@ -599,3 +624,24 @@ def cached_until_commit(conn: Connection, key: Hashable, compute: Callable[[], T
         cache.clear()
     cache[(id(raw), key)] = (version, result)
     return result
+
+
+def snapshot_lookup(database: str, key: Hashable, snapshot: str) -> Any | None:
+    """PostgreSQL's counterpart of ``cached_until_commit``: the value remembered for ``key``
+    under exactly this MVCC ``snapshot`` (``SNAPSHOT_SQL`` read by the statement that needs
+    it), else None.
+
+    Two statements with equal snapshots (same xmin, xmax and in-progress list) see exactly the
+    same committed transactions, hence the same rows, so a value computed under that snapshot
+    is exact for the other. Any transaction that writes gets an xid and changes later
+    snapshots; read-only traffic (a list paged through, a dashboard polling) keeps them equal.
+    """
+    hit = _SNAPSHOT_AGGREGATES.get((database, key))
+    return hit[1] if hit is not None and hit[0] == snapshot else None
+
+
+def snapshot_remember(database: str, key: Hashable, snapshot: str, value: Any) -> None:
+    """Remember ``value``, computed by a statement whose snapshot was ``snapshot``."""
+    if len(_SNAPSHOT_AGGREGATES) >= _AGGREGATES_MAX:
+        _SNAPSHOT_AGGREGATES.clear()
+    _SNAPSHOT_AGGREGATES[(database, key)] = (snapshot, value)

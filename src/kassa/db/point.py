@@ -101,18 +101,25 @@ class PointReads:
             return self._pool
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        row = await self._fetch("fetchrow", sql, params)
+        return None if row is None else tuple(row)
+
+    async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        rows = await self._fetch("fetch", sql, params)
+        return [tuple(row) for row in rows]
+
+    async def _fetch(self, method: str, sql: str, params: Mapping[str, Any]) -> Any:
         pool = self._pool or await self._open()
         statement, names = positional(sql)
         args = [params[name] for name in names]
         async with pool.acquire(timeout=self._acquire_timeout) as conn:
             try:
-                row = await conn.fetchrow(statement, *args)
+                return await getattr(conn, method)(statement, *args)
             except BaseException as exc:
                 if _broken(exc):  # back in the pool it would fail the next read as well
                     with contextlib.suppress(asyncpg.InterfaceError):  # already let go of
                         conn.terminate()
                 raise
-        return None if row is None else tuple(row)
 
     async def close(self) -> None:
         if self._pool is not None:

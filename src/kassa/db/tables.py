@@ -222,3 +222,17 @@ leases = Table(
     Column("holder", String(64), nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
 )
+
+# Configurations (adapters §3): each one's JSON text as sent (numbers canonical), keyed by
+# merchant, channel and name (its ``id``); ``version`` for ETag / If-Match.
+configurations = Table(
+    "configurations",
+    metadata,
+    Column("merchant", String(128), primary_key=True),
+    Column("channel", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("created", String(24), nullable=False),
+    Column("updated", String(24), nullable=False),
+)

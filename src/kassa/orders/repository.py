@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import ColumnElement
 
 from kassa import money
 from kassa.db.engine import (
+    SNAPSHOT_SQL,
     Database,
     Row,
     cached_until_commit,
     execute,
+    query_all,
     query_one,
+    snapshot_lookup,
+    snapshot_remember,
     update_then_insert,
 )
 from kassa.db.tables import KEY, history, order_payments, orders
@@ -363,69 +366,102 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
-    c = orders.c
-    where: list[ColumnElement[bool]] = [c.merchant == f.merchant, c.channel == f.channel]
+class _Where:
+    """The WHERE clause of a list in plain SQL, with its ``:name`` parameters.
+
+    Lists are built as text rather than SQLAlchemy expressions: building, cache-keying and
+    compiling the expression cost more CPU than the database spent answering (docs/performance.md).
+    """
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.parts: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def equal(self, column: str, value: Any) -> None:
+        self.params[column] = value
+        self.parts.append(f"{column} = :{column}")
+
+    def one_of(self, name: str, values: list[str], columns: tuple[str, ...]) -> None:
+        """Any of ``columns`` equal to any of ``values``."""
+        if self.postgres:  # one array parameter: one statement shape whatever the count
+            self.params[name] = values
+            tests = [f"{column} = ANY(:{name})" for column in columns]
+        else:
+            names = [f"{name}_{i}" for i in range(len(values))]
+            self.params.update(zip(names, values, strict=True))
+            listed = ", ".join(":" + n for n in names)
+            tests = [f"{column} IN ({listed})" for column in columns]
+        self.parts.append(tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")")
+
+    def compare(self, column: str, operator: str, name: str, value: str) -> None:
+        self.params[name] = value
+        self.parts.append(f"{column} {operator} :{name}")
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.parts)
+
+
+def _where(f: OrderFilter, postgres: bool) -> _Where:
+    w = _Where(postgres)
+    w.equal("merchant", f.merchant)
+    w.equal("channel", f.channel)
     if f.search:
         pattern = "%" + _like_escape(f.search.replace("\x00", "\\u0000").lower()) + "%"
-        where.append(c.search.like(pattern, escape="\\"))
+        w.params["search"] = pattern
+        w.parts.append("search LIKE :search ESCAPE '\\'")
     if f.payment_id is not None:
-        where.append(
-            c.id.in_(
-                select(order_payments.c.order_id).where(order_payments.c.payment_id == f.payment_id)
-            )
-        )
+        w.params["payment_id"] = f.payment_id
+        w.parts.append("id IN (SELECT order_id FROM order_payments WHERE payment_id = :payment_id)")
     if f.reference is not None:
-        where.append(c.reference == index_key(f.reference, lower=False))
+        w.equal("reference", index_key(f.reference, lower=False))
     if f.cart_reference is not None:
-        where.append(c.cart_reference == index_key(f.cart_reference, lower=False))
+        w.equal("cart_reference", index_key(f.cart_reference, lower=False))
     if f.statuses:
-        where.append(c.status.in_(f.statuses))
+        w.one_of("statuses", f.statuses, ("status",))
     for values, column in (
-        (f.countries, c.country),
-        (f.billing_countries, c.billing_country),
-        (f.shipping_countries, c.shipping_country),
-        (f.billing_emails, c.billing_email),
-        (f.shipping_emails, c.shipping_email),
+        (f.countries, "country"),
+        (f.billing_countries, "billing_country"),
+        (f.shipping_countries, "shipping_country"),
+        (f.billing_emails, "billing_email"),
+        (f.shipping_emails, "shipping_email"),
     ):
         if values:
-            where.append(column.in_(_lowered(values)))
-    for values, columns in (
-        (f.billing_names, (c.billing_given, c.billing_family, c.billing_name)),
-        (f.shipping_names, (c.shipping_given, c.shipping_family, c.shipping_name)),
-    ):
+            w.one_of(column, _lowered(values), (column,))
+    for values, side in ((f.billing_names, "billing"), (f.shipping_names, "shipping")):
         if values:
-            lowered = _lowered(values)
-            where.append(or_(*(col.in_(lowered) for col in columns)))
+            columns = (f"{side}_given", f"{side}_family", f"{side}_name")
+            w.one_of(f"{side}_names", _lowered(values), columns)
     for values, column in (
-        (f.billing_phones, c.billing_phone),
-        (f.shipping_phones, c.shipping_phone),
+        (f.billing_phones, "billing_phone"),
+        (f.shipping_phones, "shipping_phone"),
     ):
         if values:
-            phones = [index_key(_WS.sub("", v), lower=False) for v in values]
-            where.append(column.in_(phones))
+            w.one_of(column, [index_key(_WS.sub("", v), lower=False) for v in values], (column,))
     if f.date_from is not None:
-        where.append(c.created >= f.date_from)
+        w.compare("created", ">=", "date_from", f.date_from)
     if f.date_to is not None:
-        where.append(c.created < f.date_to if f.date_to_exclusive else c.created <= f.date_to)
-    return where
+        w.compare("created", "<" if f.date_to_exclusive else "<=", "date_to", f.date_to)
+    return w
 
 
-def _ordering(f: OrderFilter) -> list[Any]:
-    c = orders.c
-    keys: dict[str, tuple[Any, ...]] = {
-        "created": (c.created,),
-        "billingEmail": (c.billing_email,),
-        "billingName": (c.billing_name,),
-        "cartTotal": (c.cart_total_units, c.cart_total_micros),
-    }
-    columns = keys[f.order_by]
-    ordering: list[Any] = []
-    if f.order_by in {"billingEmail", "billingName"}:
-        ordering.append(columns[0].is_(None))  # missing values last in both directions
-    ordering += [col.desc() if f.descending else col.asc() for col in columns]
-    ordering.append(c.id.asc())
-    return ordering
+_ORDER_COLUMNS = {
+    "created": ("created",),
+    "billingEmail": ("billing_email",),
+    "billingName": ("billing_name",),
+    "cartTotal": ("cart_total_units", "cart_total_micros"),
+}
+
+
+def _ordering(f: OrderFilter) -> str:
+    columns = _ORDER_COLUMNS[f.order_by]
+    direction = " DESC" if f.descending else " ASC"
+    ordering = [columns[0] + " IS NULL"] if f.order_by in {"billingEmail", "billingName"} else []
+    # ^ missing values last in both directions (false sorts before true)
+    ordering += [column + direction for column in columns]
+    ordering.append("id ASC")
+    return ", ".join(ordering)
 
 
 def _filter_key(f: OrderFilter) -> tuple[Any, ...]:
@@ -438,17 +474,43 @@ def _filter_key(f: OrderFilter) -> tuple[Any, ...]:
     )
 
 
-def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
-    where = _conditions(f)
-    page = conn.execute(
-        select(orders.c.doc).where(*where).order_by(*_ordering(f)).offset(f.offset).limit(f.limit)
+_TOTALS = "count(*), coalesce(sum(total_units), 0), coalesce(sum(total_micros), 0)"
+
+
+def _statements(f: OrderFilter, postgres: bool) -> tuple[str, str, dict[str, Any]]:
+    """The page and the totals statements of a list, and their parameters."""
+    where = _where(f, postgres)
+    snapshot = ", " + SNAPSHOT_SQL if postgres else ""
+    page = (
+        f"SELECT doc{snapshot} FROM orders WHERE {where.sql}"
+        f" ORDER BY {_ordering(f)} LIMIT :limit OFFSET :offset"
     )
-    docs = [row.doc for row in page]
-    totals = select(
-        func.count(),
-        func.coalesce(func.sum(orders.c.total_units), literal(0)),
-        func.coalesce(func.sum(orders.c.total_micros), literal(0)),
-    ).where(*where)
-    key = _filter_key(f)
-    count, units, micros = cached_until_commit(conn, key, lambda: conn.execute(totals).one())
+    totals = f"SELECT {_TOTALS}{snapshot} FROM orders WHERE {where.sql}"
+    return page, totals, {**where.params, "limit": f.limit, "offset": f.offset}
+
+
+def _listed(docs: list[str], totals: Sequence[Any]) -> tuple[list[str], int, Decimal]:
+    count, units, micros = totals[:3]
     return docs, int(count), money.join_units(int(units), int(micros))
+
+
+def list_orders(conn: Connection, f: OrderFilter) -> tuple[list[str], int, Decimal]:
+    """A page of a list and its totals on SQLite (the totals remembered until a commit)."""
+    page, totals, params = _statements(f, postgres=False)
+    docs = [row[0] for row in query_all(conn, page, params)]
+    counted = cached_until_commit(conn, _filter_key(f), lambda: query_one(conn, totals, params))
+    assert counted is not None
+    return _listed(docs, counted)
+
+
+async def list_orders_postgres(db: Database, f: OrderFilter) -> tuple[list[str], int, Decimal]:
+    """A page of a list and its totals on PostgreSQL, each a single statement on the point-read
+    pool; the totals are remembered for the page's MVCC snapshot (``snapshot_lookup``)."""
+    page, totals, params = _statements(f, postgres=True)
+    rows = await db.fetch_all(page, params)
+    key = _filter_key(f)
+    counted = snapshot_lookup(db.url, key, rows[0][1]) if rows else None
+    if counted is None:
+        (*counted, snapshot), *_ = await db.fetch_all(totals, params)
+        snapshot_remember(db.url, key, snapshot, counted)
+    return _listed([row[0] for row in rows], counted)

@@ -56,4 +56,7 @@ async def history(call: Call, order_id: str) -> list[str]:
 
 
 async def list_orders(call: Call, f: repo.OrderFilter) -> tuple[list[str], int, Any]:
-    return await call.app.db.scan(lambda conn: repo.list_orders(conn, f))
+    db = call.app.db
+    if db.is_sqlite:
+        return await db.scan(lambda conn: repo.list_orders(conn, f))
+    return await repo.list_orders_postgres(db, f)

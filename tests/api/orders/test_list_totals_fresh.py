@@ -42,3 +42,29 @@ async def test_repeated_lists_see_each_write(client: httpx.AsyncClient) -> None:
     response = await client.delete(f"{ORDERS}/{order_id}")
     assert response.status_code == 204, response.text
     assert (await _pagination(client, status="removed"))["totalSize"] == 0
+
+
+async def test_a_write_by_another_process_is_counted(
+    client: httpx.AsyncClient, database_url: str, database_pgbouncer: bool
+) -> None:
+    """Totals remembered between writes must notice a commit made through another database
+    handle (another kassa process), not only this process's own writes."""
+    from sqlalchemy import update
+
+    from kassa.db.engine import Database
+    from kassa.db.tables import orders
+
+    order_id = await create_order(client, {"cart": _cart("7")})
+    for _ in range(2):
+        assert (await _pagination(client, status="checkout"))["totalSize"] == 1
+    other = Database(database_url, pgbouncer=database_pgbouncer)
+    try:
+        await other.write(
+            lambda conn: conn.execute(
+                update(orders).where(orders.c.id == order_id).values(status="removed")
+            )
+        )
+    finally:
+        await other.dispose()
+    assert (await _pagination(client, status="checkout"))["totalSize"] == 0
+    assert (await _pagination(client, status="removed"))["totalSize"] == 1

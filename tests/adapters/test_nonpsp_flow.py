@@ -96,9 +96,25 @@ async def test_checkout_with_the_nonpsp_adapter(
         {"identifier": "store"},
     ]
 
+    notification = {
+        "scope": "/state/currentStatus",
+        "schema": {"const": "completed"},
+        "invoke": "https://erp.example/orders/{order_id}/completed",
+    }
+    response = await storefront.post(f"{ORDERS}/{order_id}/notifications", json=notification)
+    assert response.status_code == 200, response.text
+
     response = await storefront.post(f"{NONPSP_ORDERS}/{order_id}/payments/{payment_id}/complete")
     assert response.status_code == 200, response.text
     assert response.content == b""
+
+    # the completion notification fired once, its payload showing the payment confirmed
+    events = await storefront.get("/api/v1/events", params={"order_id": order_id})
+    assert events.status_code == 200, events.text
+    [event] = events.json()["data"]
+    detail = (await storefront.get(f"/api/v1/events/{event['id']}")).json()
+    assert detail["payload"]["order"]["state"]["currentStatus"] == "completed"
+    assert detail["payload"]["order"]["payments"][0]["state"] == "confirmed"
 
     order = await get_order(storefront, order_id)
     assert order["state"]["currentStatus"] == "completed"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import httpx
 import pytest
 from fastapi import FastAPI
 

@@ -84,6 +84,26 @@ def test_adapter_serve_refuses_without_its_settings(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "unknown adapter 'paypal_adapter'" in unknown.stderr
 
 
+def test_service_keys_need_an_adapter_id(tmp_path: Path) -> None:
+    db = Sqlite(tmp_path / "keys.db")
+    assert kassa("migrate", "--database", db.url, cwd=tmp_path).returncode == 0
+    for args in (
+        ("--all-merchants",),
+        ("--all-merchants", "--adapter-id", "a", "--merchant", "shop"),
+        ("--adapter-id", "a"),
+    ):
+        result = kassa("apikey", "create", *args, "--database", db.url, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+    made = kassa(
+        "apikey", "create", "--all-merchants", "--adapter-id", "a", "--database", db.url,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    listed = kassa("apikey", "list", "--database", db.url, cwd=tmp_path)
+    [row] = listed.stdout.splitlines()[1:]
+    assert row.split("\t")[1:4] == ["*", "*", "a"]
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [

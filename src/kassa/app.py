@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
@@ -64,6 +65,13 @@ def _allowed(request: Request) -> str:
         pattern = re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
             methods.update(m.upper() for m in operations)
+    # routes left out of the document (the adapters')
+    for context in iter_route_contexts(request.app.routes):
+        original = context.original_route
+        if isinstance(original, APIRoute) and not original.include_in_schema and context.methods:
+            pattern = re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(str(context.path_format)))
+            if re.fullmatch(pattern, path):
+                methods.update(context.methods)
     return ", ".join(sorted(methods))
 
 

@@ -386,6 +386,12 @@ async def test_not_found_and_tenancy(
         assert response.json()["code"] == "payment-not-found"
 
     url = f"{NONPSP_ORDERS}/{order_id}/payments/{payment_id}"
+    response = await storefront.delete(url)
+    assert response.status_code == 405, response.text
+    assert (response.json()["code"], response.headers["allow"]) == (
+        "method-not-allowed",
+        "GET, PUT",
+    )
     other_channel = {**shop.headers, "x-channel": "no"}
     response = await storefront.get(url, headers=other_channel)
     assert response.status_code == 404 and response.json()["code"] == "order-not-found"

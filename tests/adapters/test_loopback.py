@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import httpx
 
+from kassa.db.engine import Database
 from tests.adapters.support import ORDERS, create_order, item, order_body
 from tests.conftest import Tenant
+from tests.support.delivery_env import deliver, delivery_env
 
 
 async def test_other_urls_on_the_callback_origin_are_refused(
@@ -47,3 +49,26 @@ async def test_mounted_adapter_urls_are_dispatched_in_process(
     [error] = [e for e in response.json() if e["adapterId"] == "x"]
     assert error["code"] == "route-not-found"
     assert "kassa-warnings" not in response.headers
+
+
+async def test_notifications_reach_mounted_adapters_in_process(
+    db: Database, database_url: str
+) -> None:
+    """The delivery loop (in ``kassa serve`` or ``kassa worker``) signs and sends a notification
+    on the callback origin in-process; the adapter verifies the signature and answers 200."""
+    base = "http://kassa.internal/checkout/nonpsp-adapter/api/checkout/v1/callback/orders"
+    async with delivery_env(db, database_url) as env:
+        ok = await env.order_with_notification(
+            path="/{order_id}/payments/p_x/state-changed", base=base
+        )
+        refused = await env.order_with_notification(path="/elsewhere", base="http://kassa.internal")
+        loop = env.loop()
+        for order_id, status in ((ok, "succeeded"), (refused, "failed")):
+            await env.set_reference(order_id, "r1")
+            [event] = await env.events_of(order_id)
+            delivered = await deliver(env, loop, event["id"], status)
+            [attempt] = delivered["attempts"]
+            if status == "succeeded":
+                assert attempt["statusCode"] == 200, attempt
+            else:
+                assert attempt["outcome"] == "url-not-allowed", attempt

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from kassa import app as kassa_app
 from kassa.adapter_host import loopback_client
@@ -97,6 +98,11 @@ def standalone_app(settings: Settings, name: str, db: Database) -> FastAPI:
         redirect_slashes=False,
     )
     app.include_router(adapter.mount(ctx))
+
+    async def live() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    app.add_api_route("/health/live", live, methods=["GET"], include_in_schema=False)
     handlers: dict[Any, Any] = {
         KassaError: kassa_app._kassa_error,
         HTTPException: kassa_app._http_error,

@@ -62,8 +62,8 @@ def wait_listening(server: Server) -> None:
     deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline and server.proc.poll() is None:
         try:
-            httpx.get(server.base + "/", timeout=1)
-            return
+            if httpx.get(server.base + "/health/live", timeout=1).status_code == 200:
+                return
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("kassa adapter serve did not start:\n" + server.output())

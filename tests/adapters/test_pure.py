@@ -17,6 +17,7 @@ from kassa.adapters.client import Caller, Upstream
 from kassa.adapters.converge import OrderSession, converge
 from kassa.adapters.errors import OrderApiError
 from kassa.adapters.remainder import remainder
+from kassa.delivery.outbound import Loopback, URLRefused
 from kassa.errors import ConcurrentModification
 from tests.adapters.support import SECRET, signed_headers
 
@@ -220,3 +221,23 @@ async def test_upstream_errors() -> None:
     with pytest.raises(OrderApiError) as caught:
         await up.send(caller, "GET", "http://kassa/down")
     assert caught.value.extra == {"upstreamStatus": None, "upstreamCode": None}
+
+
+def test_loopback_resolves_mounted_prefixes_only() -> None:
+    unused = httpx.MockTransport(lambda request: httpx.Response(500))
+    plain = Loopback("http://kassa.internal", ("/a", "/b/c"), unused)
+    assert plain.resolve("https://kassa.internal/a/x") is None  # another scheme: another origin
+    assert plain.resolve("http://kassa.internal:8080/a/x") is None
+    assert plain.resolve("http://KASSA.internal/a/x?q=1") == "http://KASSA.internal/a/x?q=1"
+    assert plain.resolve("http://kassa.internal:80/b/c") == "http://kassa.internal:80/b/c"
+    for refused in (
+        "http://kassa.internal/ab",
+        "http://kassa.internal/",
+        "http://kassa.internal/b",
+    ):
+        with pytest.raises(URLRefused):
+            plain.resolve(refused)
+    based = Loopback("http://gw.internal/base/", ("/a",), unused)
+    assert based.resolve("http://gw.internal/base/a/x") == "http://gw.internal/a/x"
+    with pytest.raises(URLRefused):
+        based.resolve("http://gw.internal/a/x")

@@ -225,13 +225,24 @@ class Loopback:
     prefixes: tuple[str, ...]  # path prefixes of the adapters mounted in this process
     transport: httpx.AsyncBaseTransport
 
-    def claims(self, url: str) -> bool | None:
-        """``None``: not this origin; ``True``: a mounted adapter's URL; ``False``: refused."""
+    def resolve(self, url: str) -> str | None:
+        """``None``: not on this origin. Else the URL to hand the application (a path of
+        ``base_url`` taken off), when it lies below a mounted adapter's prefix; ``URLRefused``
+        when it does not."""
         origin = _origin(self.base_url)
         if origin is None or _origin(url) != origin:
             return None
-        path = urlsplit(url).path
-        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+        if len(url) > MAX_URL:
+            raise URLRefused("URL longer than 2048 characters")
+        parts = urlsplit(url)
+        base = urlsplit(self.base_url).path.rstrip("/")
+        path = parts.path
+        if base and not (path == base or path.startswith(base + "/")):
+            raise URLRefused("not the URL of an adapter mounted here")
+        path = path[len(base) :]
+        if not any(path == p or path.startswith(p + "/") for p in self.prefixes):
+            raise URLRefused("not the URL of an adapter mounted here")
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 # Signing (Standard Webhooks) ------------------------------------------------------------------
@@ -326,15 +337,10 @@ class Outbound:
         try:
             async with asyncio.timeout(timeout_s):
                 client = self.client
-                claimed = self.loopback.claims(url) if self.loopback is not None else None
                 try:
-                    if claimed is False:
-                        raise URLRefused("not the URL of an adapter mounted here")
-                    if claimed:
-                        assert self.local is not None
-                        if len(url) > MAX_URL:
-                            raise URLRefused("URL longer than 2048 characters")
-                        client, target = self.local, Target(url, urlsplit(url).netloc, None)
+                    local = self.loopback.resolve(url) if self.loopback is not None else None
+                    if local is not None and self.local is not None:
+                        client, target = self.local, Target(local, urlsplit(local).netloc, None)
                     else:
                         target = await prepare(url, self.allow)
                 except URLRefused as exc:

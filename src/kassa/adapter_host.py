@@ -143,8 +143,16 @@ def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
 
 
 async def register_keys(contexts: Sequence[AdapterContext]) -> None:
-    """Register the built-in keys at start (they are also registered at first use)."""
+    """Register the built-in keys at start. They are also registered at first use, so a
+    database that is not reachable (or not migrated) yet does not stop the server."""
     for ctx in contexts:
         key = ctx.upstream.key
         if isinstance(key, BuiltinKey):
-            await key()
+            try:
+                await key()
+            except Exception:
+                log.warning(
+                    "could not register the key of adapter %s at start; retried at first use",
+                    ctx.adapter_id,
+                    exc_info=True,
+                )

@@ -214,3 +214,37 @@ def test_nonpsp_adapter_in_a_process_of_its_own(tmp_path: Path) -> None:
                     callback, json=order, headers={"x-merchant": "shop", "x-channel": "web"}
                 )
                 assert response.status_code == 401, response.text
+
+
+def test_kassa_serve_mounts_the_nonpsp_adapter(tmp_path: Path) -> None:
+    """``make run``'s setup: the adapter in-process, its key registered at start."""
+    env = clean_env(
+        KASSA_PATH_PREFIX="/checkout/order",
+        KASSA_CONFIGURATION_PATH_PREFIX="/checkout/configuration",
+    )
+    with kassa_serve(tmp_path, env=env) as server:
+        wait_ready(server)
+        rows = server.db.rows(
+            "SELECT merchant, adapter_id FROM api_keys WHERE name = ?", "builtin:nonpsp_adapter"
+        )
+        assert rows == [("", "nonpsp_adapter")]
+        made = kassa(
+            "apikey", "create", "--merchant", "shop", "--database", server.db.url, cwd=tmp_path
+        )
+        headers = {
+            "Authorization": f"Bearer {last_line(made.stdout)}",
+            "x-merchant": "shop",
+            "x-channel": "web",
+        }
+        with httpx.Client(base_url=server.base, headers=headers, timeout=30) as client:
+            url = f"{CONFIGURATIONS}/shop/channels/web/configurations/nonpsp_adapter"
+            assert client.put(url, json=nonpsp_configuration()).status_code == 200
+            response = client.post(ORDERS, json=order_body(item(12.5, 10)))
+            order_id = response.json()["id"]
+            response = client.post(f"{ADAPTER}/{order_id}/payments")
+            assert response.status_code == 200, response.text + server.output()
+            payment_id = response.json()["paymentId"]
+            response = client.post(f"{ADAPTER}/{order_id}/payments/{payment_id}/complete")
+            assert response.status_code == 200, response.text
+            order = client.get(f"{ORDERS}/{order_id}").json()
+            assert order["state"]["currentStatus"] == "completed"

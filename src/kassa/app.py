@@ -40,11 +40,20 @@ from kassa.orders.routes import router as orders_router
 from kassa.payments.routes import router as payments_router
 from kassa.shippings.routes import router as shippings_router
 from kassa.state import AppState
+from kassa.v1 import ENDPOINT_NAMES
+from kassa.v1 import router as v1_router
 
 log = logging.getLogger("kassa")
 
 # every API route, in the order the application (and ``Dispatch``) matches them
-API_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router, events_router)
+API_ROUTERS = (
+    orders_router,
+    callbacks_router,
+    payments_router,
+    shippings_router,
+    v1_router,  # the same order endpoints again under /api/v1/checkout/orders (kassa.v1)
+    events_router,
+)
 
 PURGE_INTERVAL_S = 600
 
@@ -250,7 +259,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     api_routes = [r for router in API_ROUTERS for r in router.routes]
-    app.add_middleware(Dispatch, prefix=prefix, routes=api_routes)
+    app.add_middleware(Dispatch, prefix=prefix, routes=api_routes, renames=ENDPOINT_NAMES)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

@@ -9,13 +9,17 @@ order, calls the endpoint, and turns a ``KassaError`` into the same error respon
 application's handler gives. A path no route serves, or a method none of its routes accepts,
 goes on to the application, which answers 404 / 405 as before; so do ``/docs``,
 ``/openapi.json`` and the ops routes.
+
+A route may name a path parameter differently from the endpoint argument it fills (``renames``):
+the v1 order routes (``kassa.v1``) share the v0 endpoints but have camelCase names. The endpoint
+gets its own names, as arguments and in ``request.path_params``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +50,21 @@ class _Route:
     endpoint: Endpoint
     arguments: frozenset[str]  # the path parameters the endpoint takes as arguments
     template: RouteTemplate
+    renames: dict[str, str] | None  # template name -> endpoint name, where they differ
 
 
 class Dispatch:
-    def __init__(self, app: ASGIApp, *, prefix: str, routes: Iterable[Any]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str,
+        routes: Iterable[Any],
+        renames: Mapping[str, str] | None = None,
+    ) -> None:
         """``routes``: the API routes (``APIRoute``) in the order the application has them,
-        their paths without the deployment prefix."""
+        their paths without the deployment prefix. ``renames``: a path parameter name of a
+        template -> the endpoint argument it fills, for names that differ."""
         self.app = app
         self.base = prefix + "/api/"
         self.routes: list[_Route] = []
@@ -61,9 +74,19 @@ class Dispatch:
             path = prefix + route.path
             pattern, _, _ = compile_path(path)
             arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
+            names = {name: (renames or {}).get(name, name) for name in pattern.groupindex}
+            if missing := arguments - set(names.values()):
+                raise ValueError(f"{route.path}: no path parameter for {sorted(missing)}")
             methods = frozenset(route.methods or ())
             self.routes.append(
-                _Route(pattern, methods, route.endpoint, arguments, RouteTemplate(path))
+                _Route(
+                    pattern,
+                    methods,
+                    route.endpoint,
+                    arguments,
+                    RouteTemplate(path),
+                    {k: v for k, v in names.items() if k != v} or None,
+                )
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +101,10 @@ class Dispatch:
                     if match is None:
                         continue
                     scope["route"] = route.template
-                    scope["path_params"] = params = match.groupdict()
+                    params = match.groupdict()
+                    if route.renames is not None:
+                        params = {route.renames.get(k, k): v for k, v in params.items()}
+                    scope["path_params"] = params
                     arguments = {k: v for k, v in params.items() if k in route.arguments}
                     response = await _call(route.endpoint, arguments, scope, receive)
                     await response(scope, receive, send)

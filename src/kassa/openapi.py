@@ -252,7 +252,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Checkout order management, wire-compatible with the Norce Checkout Order "
-                "Management API v0, with idempotency keys, ETags and an order history."
+                "Management API v0 and v1 (the same orders under /api/v0/checkout/orders and "
+                "/api/v1/checkout/orders; v1 operationIds end in V1), with idempotency keys, "
+                "ETags and an order history."
             ),
         },
         "paths": paths,

@@ -167,7 +167,7 @@ def _error(op: Operation, status: int, base_error: dict[str, Any]) -> dict[str, 
             "description": "Not ready",
             "content": _content({"$ref": REF.format(model="HealthUnavailable")}),
         }
-    if op.id == "Validate" and status == 400:
+    if op.norce_id == "Validate" and status == 400:
         failed = {
             "type": "array",
             "items": {"$ref": REF.format(model="ValidationError")},

@@ -57,6 +57,11 @@ class Operation:
     def api(self) -> bool:
         return self.channel != "none"
 
+    @property
+    def norce_id(self) -> str:
+        """The operation's name, the same for its v0 and v1 routes (v1.md §2.2)."""
+        return self.id.removesuffix(V1_SUFFIX)
+
 
 # Response headers
 ETAG = {"ETag": 'The order version after the request, e.g. "7" (api §1.11)'}

@@ -37,6 +37,7 @@ ORDERS = "/api/v0/checkout/orders"
 # idempotency claims), migrations, a whole checkout, lists, readiness, and the setting itself.
 PGBOUNCER_TESTS = (
     "tests/api/test_concurrency.py",
+    "tests/api/v1/test_concurrency.py",
     "tests/api/payments/test_ledger.py::test_concurrent_",
     "tests/api/payments/test_ledger.py::test_two_concurrent_",
     "tests/api/callbacks/test_hooks.py::test_concurrent_",

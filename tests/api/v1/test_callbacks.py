@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import httpx
 import orjson
 
-from tests.conftest import create_order
+from kassa.app import create_app
+from kassa.config import Settings, channel_notifications
+from kassa.db.engine import Database
+from tests.conftest import client_for, create_order, make_tenant
 from tests.support.receiver import Receiver
 from tests.support.v1 import FREE, V0, V1, create_v1, read, read_both
 
@@ -100,6 +104,35 @@ async def test_hook_dialects_and_version_on_both_paths(
     assert [sorted(c["hookId"] for c in e["hookCalls"]) for e in entries[-2:]] == [
         sorted([v0_hook, v1_hook])
     ] * 2
+
+
+async def test_version_defaults_in_a_v1_create_body_and_channel_notifications(
+    db: Database, database_url: str
+) -> None:
+    tenant = await make_tenant(db)
+    configured = {"scope": "/state/currentStatus", "invoke": "http://c/", "reference": "cfg"}
+    settings = Settings(
+        database_url=database_url,
+        access_log=False,
+        channel_notifications=channel_notifications(
+            json.dumps({f"{tenant.merchant}/{tenant.channel}": [configured]})
+        ),
+    )
+    async with client_for(create_app(settings, db=db), tenant.headers) as client:
+        order_id = await create_v1(
+            client,
+            {
+                "hooks": [{"scope": "/cart", "invoke": "http://h/"}],
+                "notifications": [{"scope": "/reference", "invoke": "http://n/"}],
+            },
+        )
+        order = await read_both(client, f"/{order_id}")
+    [hook] = order["hooks"]
+    assert (hook["version"], hook["subscribeTo"], hook["scope"]) == ("v0", "/cart", "/cart")
+    assert [(n.get("reference"), n["version"]) for n in order["notifications"]] == [
+        (None, "v0"),  # the body's
+        ("cfg", "v0"),  # the channel's
+    ]
 
 
 def _fields(value: Any) -> Any:

@@ -49,7 +49,12 @@ async def test_create_via_v1_read_via_both(client: httpx.AsyncClient) -> None:
     assert order["cart"]["items"][0]["total"]["includingVat"] == 25.5
 
 
-async def test_create_via_v0_keeps_the_v0_location(client: httpx.AsyncClient) -> None:
+async def test_create_without_body_and_locations_per_path(client: httpx.AsyncClient) -> None:
+    response = await client.post(V1)  # an absent create-order body is allowed (v1.md §2 notes)
+    assert response.status_code == 201, response.text
+    order_id = response.json()["id"]
+    assert response.headers["location"] == f"{V1}/{order_id}"
+    assert (await read_both(client, f"/{order_id}"))["state"]["currentStatus"] == "checkout"
     response = await client.post(V0, json={})
     assert response.status_code == 201, response.text
     assert response.headers["location"] == f"{V0}/{response.json()['id']}"

@@ -163,6 +163,12 @@ async def test_validate_via_v1(client: httpx.AsyncClient) -> None:
     response = await client.post(f"{V1}/{valid}/validate", json={})
     assert response.status_code == 200, response.text
     assert response.json() == []
+    # the body is ignored, whatever it is (v1.md §2 notes)
+    response = await client.post(
+        f"{V1}/{valid}/validate", content=b"not JSON {", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == []
     assert len((await read(client, f"{V1}/{valid}/history")).json()) == 1
 
 

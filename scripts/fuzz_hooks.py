@@ -50,7 +50,8 @@ def _operation_id(operation: Any) -> str | None:
     if operation is None:
         return None
     operation_id = operation.definition.raw.get("operationId")
-    return str(operation_id) if operation_id else None
+    # a v1 route (operationId + "V1") has the rules of its v0 twin
+    return str(operation_id).removesuffix("V1") if operation_id else None
 
 
 def _unique(entries: Any, seen: set[str]) -> None:

@@ -38,6 +38,7 @@ ORDERS = "/api/v0/checkout/orders"
 # the Configuration API's writes (a transaction-scoped advisory lock per channel).
 PGBOUNCER_TESTS = (
     "tests/api/test_concurrency.py",
+    "tests/api/v1/test_concurrency.py",
     "tests/api/payments/test_ledger.py::test_concurrent_",
     "tests/api/payments/test_ledger.py::test_two_concurrent_",
     "tests/api/callbacks/test_hooks.py::test_concurrent_",

@@ -43,11 +43,19 @@ from kassa.orders.routes import router as orders_router
 from kassa.payments.routes import router as payments_router
 from kassa.shippings.routes import router as shippings_router
 from kassa.state import AppState
+from kassa.v1 import ENDPOINT_NAMES
+from kassa.v1 import router as v1_router
 
 log = logging.getLogger("kassa")
 
 # the Order API's routers, in the order the application (and ``Dispatch``) matches them
-ORDER_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router)
+ORDER_ROUTERS = (
+    orders_router,
+    callbacks_router,
+    payments_router,
+    shippings_router,
+    v1_router,  # the same order endpoints again under /api/v1/checkout/orders (kassa.v1)
+)
 
 PURGE_INTERVAL_S = 600
 
@@ -280,7 +288,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(Dispatch, mounts=mounts)
+    app.add_middleware(Dispatch, mounts=mounts, renames=ENDPOINT_NAMES)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

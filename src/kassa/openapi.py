@@ -187,7 +187,7 @@ def _error(op: Operation, status: int, base_error: dict[str, Any]) -> dict[str, 
             "description": "Not ready",
             "content": _content({"$ref": REF.format(model="HealthUnavailable")}),
         }
-    if op.id == "Validate" and status == 400:
+    if op.norce_id == "Validate" and status == 400:
         failed = {
             "type": "array",
             "items": {"$ref": REF.format(model="ValidationError")},
@@ -272,7 +272,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Checkout order management, wire-compatible with the Norce Checkout Order "
-                "Management API v0, with idempotency keys, ETags and an order history."
+                "Management API v0 and v1 (the same orders under /api/v0/checkout/orders and "
+                "/api/v1/checkout/orders; v1 operationIds end in V1), with idempotency keys, "
+                "ETags and an order history."
             ),
         },
         "paths": paths,

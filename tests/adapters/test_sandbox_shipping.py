@@ -270,13 +270,11 @@ async def test_gates_and_bad_input(shop_client: httpx.AsyncClient, shop: Tenant)
     assert response.json()["selectedOption"] == "free"
 
     url = f"{create}/{shipping_id}"
-    for body, path in (
-        ({}, "/selectedOption"),
-        ({"selectedOption": "teleport"}, "/selectedOption"),
-    ):
-        response = await client.put(url, json=body)
+    bad: dict[str, str]
+    for bad in ({}, {"selectedOption": "teleport"}):
+        response = await client.put(url, json=bad)
         assert response.status_code == 400, response.text
-        assert response.json()["errors"][0]["path"] == path
+        assert response.json()["errors"][0]["path"] == "/selectedOption"
     response = await client.get(f"{create}/s_unknownunknownunknownunkno")
     assert response.status_code == 404 and response.json()["code"] == "shipping-not-found"
     response = await client.get(f"{SHIPPING_ORDERS}/o_nosuchorder/shippings/{shipping_id}")

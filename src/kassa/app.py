@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import adapter_host, idempotency
+from kassa import adapter_host, demo_host, idempotency
 from kassa import metrics as prometheus
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
@@ -255,6 +255,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await state.outbound.aclose()
             for ctx in adapters:
                 await ctx.upstream.aclose()
+            if demo is not None:
+                await demo.client.aclose()
             if db is None:
                 await state.db.dispose()
 
@@ -284,6 +286,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             app.include_router(router, prefix=mount.prefix)
     _ops_routes(app, prefix)
     adapters = adapter_host.mount_builtin(app, app.state.kassa)
+    demo = demo_host.mount_demo(app, app.state.kassa)  # /demo, with the sandbox adapters
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

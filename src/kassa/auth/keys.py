@@ -130,8 +130,17 @@ async def revoke_key(db: Database, name: str) -> bool:
     return await db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
 
-async def register_key(db: Database, *, name: str, key: str, adapter_id: str) -> bool:
-    """Make ``key`` the service key called ``name`` (adapters.md §2.2), if it is not already.
+async def register_key(
+    db: Database,
+    *,
+    name: str,
+    key: str,
+    adapter_id: str | None,
+    merchant: str = ALL_MERCHANTS,
+    channels: list[str] | None = None,
+) -> bool:
+    """Make ``key`` the service key called ``name`` (adapters.md §2.2), if it is not already;
+    ``merchant``/``channels`` bind a built-in client's key (the demo storefront's) to a tenant.
 
     A key of that name with the same hash is left as it is, revoked or not (a revoked built-in
     key stays revoked); one with another hash (a new ``adapter_key_secret``) is replaced by the
@@ -144,8 +153,8 @@ async def register_key(db: Database, *, name: str, key: str, adapter_id: str) ->
         return False
     values = {
         "key_hash": key_hash,
-        "merchant": ALL_MERCHANTS,
-        "channels": None,
+        "merchant": merchant,
+        "channels": orjson.dumps(channels).decode() if channels else None,
         "adapter_id": adapter_id,
         "created": fmt(now()),
         "revoked": None,

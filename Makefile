@@ -19,7 +19,7 @@ export KASSA_HOST KASSA_PORT KASSA_BUILTIN_ADAPTERS
 
 LINT_PATHS := src tests bench tools
 
-.PHONY: venv run test check fmt fuzz bench profile bench-hooks bench-notifications clean
+.PHONY: venv run demo test check fmt fuzz bench profile bench-hooks bench-notifications clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,13 @@ run: venv
 	$(BIN)/kassa migrate
 	$(BIN)/kassa apikey ensure-dev
 	exec $(BIN)/kassa serve
+
+# A sandbox checkout in one command: fresh ./kassa-demo.db, the demo merchant, an API key, the
+# Non-PSP and sandbox adapters configured, the storefront at http://127.0.0.1:8000/demo
+# (docs/demo.md). DEMO_ARGS go to `kassa demo`, e.g. DEMO_ARGS="--port 8080 --keep".
+DEMO_ARGS ?=
+demo: venv
+	exec $(BIN)/kassa demo $(DEMO_ARGS)
 
 # SQLite run, then PostgreSQL run against a throwaway server; see scripts/test.sh.
 test: venv

@@ -1,4 +1,4 @@
-"""The ``kassa`` command: serve, migrate, worker, backup, apikey."""
+"""The ``kassa`` command: serve, demo, migrate, worker, backup, apikey."""
 
 from __future__ import annotations
 
@@ -77,6 +77,34 @@ def serve(
         from kassa.db import migrate as migrations
 
         _run(settings.database_url, migrations.upgrade)
+    serving.serve(settings)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL (default ./kassa-demo.db; not KASSA_DATABASE_URL, so that a "
+            "demo never touches a real database).",
+        ),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo database of an earlier run.")
+    ] = False,
+) -> None:
+    """A sandbox checkout in one command: a fresh demo database, merchant demo / channel demo,
+    an API key, the Non-PSP and sandbox PSP and shipping adapters configured and mounted, the
+    storefront at /demo. Prints the URLs, then serves until SIGTERM/SIGINT."""
+    from kassa import demo_command, logs, serving
+
+    settings, prepared = demo_command.run(database, host, port, keep)
+    _refuse_bad_adapters(settings)
+    logs.setup(settings.log_level)
+    typer.echo(demo_command.banner(settings, prepared))
     serving.serve(settings)
 
 

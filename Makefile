@@ -19,7 +19,7 @@ export KASSA_HOST KASSA_PORT KASSA_BUILTIN_ADAPTERS
 
 LINT_PATHS := src tests bench tools
 
-.PHONY: venv run demo test check fmt fuzz bench profile bench-hooks bench-notifications clean
+.PHONY: venv run demo test check fmt fuzz bench profile bench-hooks bench-adapter bench-notifications clean
 
 venv: $(STAMP)
 
@@ -79,6 +79,10 @@ bench-notifications: venv
 # What a hook adds to a write (one client, local receiver); see docs/performance.md.
 bench-hooks: venv
 	$(BIN)/python bench/hook_cost.py
+
+# what a Non-PSP adapter request costs on top of the direct Order API call it makes
+bench-adapter: venv
+	$(BIN)/python bench/adapter_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -22,7 +22,7 @@
 #                          most 1,000 transactions: keep BENCH_TX_ORDERS x 1000 above the
 #                          transactions a warm-up + run posts)
 #   BENCH_SCENARIOS="get_order patch_attributes list_email list_status post_transaction
-#                    checkout_flow nonpsp_flow"   (the floor runs those of get_order and
+#                    checkout_flow nonpsp_flow demo_flow"   (the floor runs those of get_order and
 #                    post_transaction)
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
 #   BENCH_KEEP=1           keep the temporary directory (SQLite database, server logs) for
@@ -47,7 +47,7 @@ THREADS=${BENCH_THREADS:-2}
 ORDERS=${BENCH_ORDERS:-100000}
 PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
 TX_ORDERS=${BENCH_TX_ORDERS:-200}
-ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow nonpsp_flow"
+ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow nonpsp_flow demo_flow"
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 FLOOR_SCENARIOS="get_order post_transaction" # the scenarios bench/floor.py answers
 DATABASE=${BENCH_DATABASE:-sqlite}
@@ -205,7 +205,10 @@ free_port() {
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 say "starting kassa serve on $URL with $WORKERS worker(s)"
-KASSA_ACCESS_LOG=false KASSA_LOG_LEVEL=${KASSA_LOG_LEVEL:-warning} \
+# the Non-PSP adapter and both sandbox adapters (demo_flow); delivery in the server, as kassa demo
+KASSA_BUILTIN_ADAPTERS=nonpsp_adapter,kassa_sandbox_psp_adapter,kassa_sandbox_shipping_adapter \
+    KASSA_RUN_DELIVERY_IN_API=true \
+    KASSA_ACCESS_LOG=false KASSA_LOG_LEVEL=${KASSA_LOG_LEVEL:-warning} \
     start_server server /health/ready \
     "$BIN/kassa" serve --host 127.0.0.1 --port "$PORT" --database "$DB_URL" --workers "$WORKERS"
 
@@ -281,6 +284,31 @@ flow_step 200 PUT "/api/v0/checkout/orders/$NONPSP_ORDER/cart" \
 flow_step 200 PUT "$ADAPTER/$NONPSP_ORDER/payments/$NONPSP_PAYMENT" '{"selectedPaymentMethod":"invoice"}'
 flow_step 200 POST "$ADAPTER/$NONPSP_ORDER/payments/$NONPSP_PAYMENT/complete" ''
 echo "Non-PSP flow: 6 steps answered 201/201/200/200/200/200"
+# demo_flow: the sandbox PSP's and the sandbox shipping adapter's configurations (those of
+# kassa demo), then its eight steps once (bench/demo_flow.lua)
+"$BIN/python" -c 'import json; from kassa.demo.setup import configurations; print(json.dumps(configurations()[1:]))' \
+    >"$TMP/demo_configurations.json"
+flow_step 200 PUT "/api/v1/configuration/merchants/$MERCHANT/channels/$CHANNEL/configurations" \
+    "$(cat "$TMP/demo_configurations.json")"
+json_field() { # field
+    "$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$TMP/preflight.json" "$1"
+}
+SHIPPING=/checkout/sandbox-shipping-adapter/api/checkout/v1/orders
+PSP=/checkout/sandbox-psp-adapter/api/checkout/v1/orders
+flow_step 201 POST /api/v0/checkout/orders \
+    '{"currency":"SEK","country":"SE","cart":{"items":[{"name":"Canvas tote","quantity":2,"vatRate":0.25,"total":{"includingVat":498,"excludingVat":398.4}}]}}'
+DEMO_ORDER=$(json_id)
+flow_step 200 PUT "/api/v0/checkout/orders/$DEMO_ORDER/customer/shipping" '{"country":"SE"}'
+flow_step 200 POST "$SHIPPING/$DEMO_ORDER/shippings" ''
+DEMO_SHIPPING=$(json_field shippingId)
+flow_step 200 PUT "$SHIPPING/$DEMO_ORDER/shippings/$DEMO_SHIPPING" '{"selectedOption":"express"}'
+flow_step 200 POST "$PSP/$DEMO_ORDER/payments" ''
+DEMO_PAYMENT=$(json_field paymentId)
+flow_step 200 POST "$PSP/$DEMO_ORDER/payments/$DEMO_PAYMENT/authorize" '{"scenario":"approve"}'
+flow_step 200 PUT "/api/v0/checkout/orders/$DEMO_ORDER/state" '{"currentStatus":"completed"}'
+flow_step 200 POST "/checkout/sandbox-psp-adapter/api/order/v1/orders/$DEMO_ORDER/payments/$DEMO_PAYMENT/capture" ''
+echo "demo flow: 8 steps answered 201/200/200/200/200/200/200/200"
 
 # CPU time (clock ticks) used so far by the server and its worker processes
 server_ticks() {

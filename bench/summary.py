@@ -39,6 +39,7 @@ GOALS: dict[str, dict[str, Goal]] = {
         "post_transaction": Goal(min_rps=1000, max_p99=40, min_ratio=0.5),
         "checkout_flow": Goal(min_flows=150),
         "nonpsp_flow": Goal(min_flows=100),
+        "demo_flow": Goal(min_flows=80),
     },
     # issue "PostgreSQL at full speed": relative to the floor on the same server
     "postgres": {
@@ -49,6 +50,7 @@ GOALS: dict[str, dict[str, Goal]] = {
         "post_transaction": Goal(max_p99=40, min_ratio=0.6),
         "checkout_flow": Goal(min_flows=150),
         "nonpsp_flow": Goal(),
+        "demo_flow": Goal(),
     },
 }
 RSS_GOAL_MB = 200

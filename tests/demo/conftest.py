@@ -1,0 +1,183 @@
+"""Browser fixtures of the demo storefront: kassa with the three adapters and ``/demo`` served
+by uvicorn in a thread, and headless Chromium from Debian driven by Selenium.
+
+Chromium and chromedriver are Debian's (``/usr/bin/chromium``, ``/usr/bin/chromedriver``;
+``.ci/run`` installs them). Where they are missing the browser tests are skipped, unless
+``KASSA_REQUIRE_BROWSER`` is set (``.ci/run``): then that is an error. Screenshots of each step
+go to the run's temp dir (``demo-shots``); with ``KASSA_DOCS_SCREENSHOTS=DIR`` a half-size copy
+goes to DIR too (docs/demo/).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from kassa.app import create_app
+from kassa.auth import keys
+from kassa.config import Settings
+from kassa.db.engine import Database
+from kassa.demo.setup import CHANNEL, MERCHANT
+from kassa.demo_command import ADAPTERS
+
+CHROMIUM = os.environ.get("KASSA_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("KASSA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+WAIT_S = 20.0  # upper bound for a page to show something; not a timing assertion
+
+
+def browser_missing() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.exists(path) or shutil.which(path)):
+            reason = f"{path} not found (Debian packages chromium, chromium-driver)"
+            if os.environ.get("KASSA_REQUIRE_BROWSER"):
+                raise RuntimeError(reason + " and KASSA_REQUIRE_BROWSER is set")
+            return reason
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def demo_server(settings: Settings) -> Iterator[str]:
+    """The demo kassa on a free port (its own event loop and database handle); its base URL."""
+    served = replace(settings, builtin_adapters=ADAPTERS, run_delivery_in_api=True)
+    port = _free_port()
+    app = create_app(served)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="kassa-demo-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=WAIT_S)
+
+
+class Browser:
+    """A headless Chromium session with the few steps the storefront tests need."""
+
+    def __init__(self, driver: webdriver.Chrome, base: str, shots: Path) -> None:
+        self.driver, self.base, self.shots = driver, base, shots
+        self.count = 0
+
+    def get(self, path: str) -> None:
+        self.driver.get(self.base + path)
+
+    def find(self, testid: str) -> WebElement:
+        wait = WebDriverWait(self.driver, WAIT_S)
+        locator = (By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        element: WebElement = wait.until(expected_conditions.presence_of_element_located(locator))
+        return element
+
+    def text(self, testid: str) -> str:
+        return str(self.find(testid).text).strip()
+
+    def wait_text(self, testid: str, text: str) -> None:
+        wait = WebDriverWait(self.driver, WAIT_S)
+        locator = (By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        wait.until(expected_conditions.text_to_be_present_in_element(locator, text))
+
+    def click(self, testid: str) -> None:
+        self.find(testid).click()
+
+    def click_css(self, css: str) -> None:
+        WebDriverWait(self.driver, WAIT_S).until(
+            expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, css))
+        ).click()
+
+    def fill(self, testid: str, value: str) -> None:
+        field = self.find(testid)
+        field.clear()
+        field.send_keys(value)
+
+    def select(self, testid: str, value: str) -> None:
+        from selenium.webdriver.support.select import Select
+
+        Select(self.find(testid)).select_by_value(value)
+
+    def shot(self, name: str) -> Path:
+        """The page as ``NN-name.png`` in the run's screenshot dir (and half-size in
+        ``KASSA_DOCS_SCREENSHOTS`` when set)."""
+        self.count += 1
+        path = self.shots / f"{self.count:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        docs = os.environ.get("KASSA_DOCS_SCREENSHOTS")
+        if docs:
+            size = self.driver.execute_script(
+                "return [document.documentElement.clientWidth,"
+                " Math.min(document.documentElement.scrollHeight, 1400)]"
+            )
+            clip = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 0.5}
+            shot = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {"format": "png", "clip": clip, "captureBeyondViewport": True},
+            )
+            Path(docs, f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+
+@pytest.fixture(scope="session")
+async def demo_key(db: Database) -> str:
+    """An API key of the demo merchant and channel, for the API half of the tests."""
+    key, _ = await keys.create_key(db, merchant=MERCHANT, channels=[CHANNEL])
+    return key
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo-shots")
+
+
+@pytest.fixture
+def browser(demo_server: str, shots: Path, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """A fresh browser (no cookies: an empty cart) per test; its screenshots in a folder
+    named after the test."""
+    reason = browser_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1100,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    folder = shots / request.node.name
+    folder.mkdir(exist_ok=True)
+    try:
+        yield Browser(driver, demo_server, folder)
+    finally:
+        with contextlib.suppress(Exception):
+            driver.quit()

@@ -17,8 +17,6 @@ APPROVE = "4242 4242 4242 4242"
 DECLINE = "4000 0000 0000 0002"
 CHALLENGE = "4000 0000 0000 3220"
 PENDING = "4000 0000 0000 0077"
-# the hosted challenge page of the sandbox PSP (adapters.md §5.4): its form posts outcome=approve
-CHALLENGE_APPROVE = '[name="outcome"][value="approve"]'
 ADDRESS = {
     "address-given-name": "Ada",
     "address-family-name": "Lovelace",
@@ -85,9 +83,9 @@ async def test_declined_card_then_retry(browser: Browser) -> None:
 async def test_challenge_page_approves(browser: Browser) -> None:
     to_payment(browser, "canvas-tote")
     pay_by_card(browser, CHALLENGE)
-    browser.click_css(CHALLENGE_APPROVE)
+    browser.find("sandbox-challenge")
     browser.shot("challenge")
-    browser.click_css(CHALLENGE_APPROVE)
+    browser.click("challenge-approve")
     browser.wait_text("order-state", "accepted")
     browser.shot("challenge-approved")
 

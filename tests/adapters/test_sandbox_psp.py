@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from kassa import jsonutil
+from kassa.delivery.loop import DeliveryLoop
 from tests.adapters.sandbox_support import authorize, sandbox_checkout, transactions
 from tests.adapters.support import (
     ORDERS,
@@ -528,3 +530,34 @@ async def test_schema_and_gates(buyer: httpx.AsyncClient, shop: Tenant) -> None:
     response = await buyer.post(f"{SANDBOX_ORDERS}/{order_id}/payments")
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "adapter-inactive"
+
+
+async def test_capture_on_complete(
+    buyer: httpx.AsyncClient, shop: Tenant, sandbox_app: FastAPI
+) -> None:
+    """Case 21: the completed notification captures the rest, once."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop, captureOnComplete=True)
+    assert (await authorize(buyer, order_id, payment_id)).status_code == 200
+    response = await buyer.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "completed"})
+    assert response.status_code == 200, response.text
+
+    loop = DeliveryLoop(sandbox_app.state.kassa, poll_interval_s=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await loop.run_once()
+            if successful(await transactions(buyer, order_id, payment_id), "capture"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        loop.stop()
+        await loop.close()
+    [capture] = successful(await transactions(buyer, order_id, payment_id), "capture")
+    assert capture["amount"] == 20 and capture["event"] == "capture"
+    payment = payment_of(await get_order(buyer, order_id), payment_id)
+    assert payment["state"] == "captured"
+    assert [a["type"] for a in payment["actions"]] == ["refund", "refresh"]
+    response = await buyer.get("/api/v1/events", params={"order_id": order_id})
+    assert response.status_code == 200, response.text
+    [event] = response.json()["data"]
+    assert event["status"] == "succeeded"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import html
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -181,6 +182,19 @@ def mount(ctx: AdapterContext) -> Any:
     router = calls.router_for(ctx)
     upstream = ctx.upstream
     store = sandbox_store.PushStore(ctx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        # merged into the application's lifespan by include_router: pushes due before a
+        # restart go out without waiting for a request (routes start the loop too, for
+        # servers run without lifespan events)
+        store.ensure_running(app)
+        try:
+            yield
+        finally:
+            await store.aclose()
+
+    router.lifespan_context = lifespan
 
     async def configuration(caller: Caller) -> dict[str, Any] | None:
         return await upstream.configuration(caller, ADAPTER_ID)

@@ -13,8 +13,9 @@ PYTEST_ARGS ?=
 # KASSA_* settings (KASSA_DATABASE_URL, ...) are passed through from the environment.
 KASSA_HOST ?= 127.0.0.1
 KASSA_PORT ?= 8000
-# the built-in adapters `make run` mounts (docs/adapters.md)
-KASSA_BUILTIN_ADAPTERS ?= nonpsp_adapter
+# the built-in adapters `make run` mounts (docs/adapters.md); with both sandbox adapters the
+# demo storefront is at /demo too (docs/demo.md)
+KASSA_BUILTIN_ADAPTERS ?= nonpsp_adapter,kassa_sandbox_psp_adapter,kassa_sandbox_shipping_adapter
 export KASSA_HOST KASSA_PORT KASSA_BUILTIN_ADAPTERS
 
 LINT_PATHS := src tests bench tools

@@ -13,19 +13,15 @@ from fastapi import FastAPI
 from kassa.app import create_app
 from kassa.config import Settings
 from kassa.db.engine import Database
-from kassa.demo_host import mount_demo
+from kassa.demo_command import ADAPTERS
 from tests.conftest import client_for
-
-NONPSP_AND_SHIPPING = ("nonpsp_adapter", "kassa_sandbox_shipping_adapter")
 
 
 @pytest.fixture(scope="session")
 def shop_app(settings: Settings, db: Database) -> FastAPI:
     from dataclasses import replace
 
-    app = create_app(replace(settings, builtin_adapters=NONPSP_AND_SHIPPING), db=db)
-    mount_demo(app, app.state.kassa, force=True)
-    return app
+    return create_app(replace(settings, builtin_adapters=ADAPTERS), db=db)
 
 
 @pytest.fixture

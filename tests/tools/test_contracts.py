@@ -43,7 +43,7 @@ def _add_line(path: Path, after: str, line: str) -> None:
 def test_contracts_hold(source: Path) -> None:
     result = _lint(source)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 6 kept, 0 broken." in result.stdout
+    assert "Contracts: 7 kept, 0 broken." in result.stdout
 
 
 def test_io_in_a_rule_breaks_the_pure_core(source: Path) -> None:
@@ -115,3 +115,15 @@ def test_an_adapter_reaching_order_code_is_refused(source: Path) -> None:
     assert result.returncode == 1
     assert "kassa.adapters is not allowed to import kassa.orders" in result.stdout
     assert "kassa.adapters.nonpsp -> kassa.orders.repository" in result.stdout
+
+
+def test_the_storefront_reaching_kassa_internals_is_refused(source: Path) -> None:
+    _add_line(
+        source / "kassa/demo/checkout.py",
+        "from __future__ import annotations",
+        "from kassa.adapters import sandbox_shipping",
+    )
+    result = _lint(source)
+    assert result.returncode == 1
+    assert "kassa.demo is not allowed to import kassa.adapters" in result.stdout
+    assert "kassa.demo.checkout -> kassa.adapters.sandbox_shipping" in result.stdout

@@ -59,9 +59,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_server(settings: Settings) -> Iterator[str]:
-    """The demo kassa on a free port (its own event loop and database handle); its base URL."""
+    """The demo kassa on a free port (its own event loop and database handle); its base URL.
+    Stopped when the package's tests end: its thread (delivery loop, push loop) must not run
+    beside later tests (Hypothesis refuses a ``random`` module used during its strategies)."""
     served = replace(settings, builtin_adapters=ADAPTERS, run_delivery_in_api=True)
     port = _free_port()
     app = create_app(served)

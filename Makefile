@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/kassa migrate
 	$(BIN)/kassa apikey ensure-dev
+	$(BIN)/kassa operator ensure-dev
 	exec $(BIN)/kassa serve
 
 # SQLite run, then PostgreSQL run against a throwaway server; see scripts/test.sh.

@@ -173,6 +173,11 @@ class Settings:
     # multiprocess metrics shared by the processes of one host (kassa.serving); None: a
     # temporary directory of `kassa serve` when it runs several workers
     metrics_dir: str | None = None
+    # the operator console (kassa.console)
+    console_secure_cookie: bool = False  # served over HTTPS: the session cookie gets Secure
+    console_session_idle: float = 30 * 60  # a session ends after this long without a request
+    console_reserved_days: float = 7.0  # needs attention: reserved, not captured, older than
+    console_processing_hours: float = 2.0  # needs attention: processing for longer than
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -234,6 +239,10 @@ class Settings:
             log_level=_env("log_level", "info").lower(),
             access_log=_bool(_env("access_log", "true")),
             metrics_dir=_env("metrics_dir", "") or None,
+            console_secure_cookie=_bool(_env("console_secure_cookie", "false")),
+            console_session_idle=_duration("console_session_idle", "30m"),
+            console_reserved_days=float(_env("console_reserved_days", "7")),
+            console_processing_hours=float(_env("console_processing_hours", "2")),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings

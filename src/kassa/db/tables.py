@@ -236,3 +236,38 @@ configurations = Table(
     Column("created", String(24), nullable=False),
     Column("updated", String(24), nullable=False),
 )
+
+# The operator console (kassa.console): people who log in with a password, not API keys.
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("merchant", String(128), nullable=False),
+    Column("channels", Text),  # JSON list; NULL = every channel
+    Column("role", String(16), nullable=False),  # viewer | operator | admin
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("created", String(24), nullable=False),
+    Column("disabled", String(24)),
+)
+
+# Server-side console sessions: the cookie holds a random token, the table its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator", String(128), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("seen_ms", BigInteger, nullable=False),  # last request: inactivity expiry
+)
+Index("ix_console_sessions_operator", console_sessions.c.operator)
+
+# Failed console logins, one row each, keyed "account:<name>" or "address:<ip>" (throttling).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+Index("ix_login_failures_key", login_failures.c.key, login_failures.c.at_ms)

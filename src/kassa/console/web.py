@@ -1,0 +1,123 @@
+"""The console's web plumbing: templates (autoescaped), security headers, the session cookie,
+CSRF checks and form parsing."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from kassa.console import accounts
+from kassa.console.accounts import Role, Session
+from kassa.http import app_state
+
+PREFIX = "/console"
+COOKIE = "kassa_console"
+LOGIN_CSRF_COOKIE = "kassa_console_login"
+HERE = Path(__file__).parent
+MAX_FORM = 256 * 1024
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(
+    request: Request,
+    template: str,
+    session: Session | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    body = templates.get_template(template).render(
+        prefix=PREFIX,
+        session=session,
+        operator=session.operator if session else None,
+        Role=Role,
+        new_key=new_key,
+        request=request,
+        **context,
+    )
+    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key for one form: a double submit carries the same key."""
+    return "console-" + secrets.token_urlsafe(18)
+
+
+def secure(request: Request) -> bool:
+    return app_state(request).settings.console_secure_cookie
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path=PREFIX,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+async def session_of(request: Request) -> Session | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    state = app_state(request)
+    return await accounts.resume_session(state.db, token, state.settings.console_session_idle)
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (the console's forms), first values."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_FORM:
+            break
+    parsed = parse_qs(raw[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class _StaticFiles(StaticFiles):
+    """The package's assets, with the console's security headers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update({k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"})
+        return response
+
+
+def static_files() -> StaticFiles:
+    return _StaticFiles(directory=HERE / "static")

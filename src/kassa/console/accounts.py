@@ -267,9 +267,7 @@ async def resume_session(db: Database, token: str, idle_s: float) -> Session | N
 
 
 async def end_session(db: Database, token: str) -> None:
-    statement = delete(console_sessions).where(
-        console_sessions.c.token_hash == _hash_token(token)
-    )
+    statement = delete(console_sessions).where(console_sessions.c.token_hash == _hash_token(token))
     await db.write(lambda conn: conn.execute(statement))
 
 

@@ -81,9 +81,7 @@ def _error_page(request: Request, session: Session | None, exc: KassaError) -> R
             "The order changed since this page was loaded (412): nothing was executed. "
             "Reload the order and try again."
         )
-    return render(
-        request, "error.html", session, status=exc.status, message=message, code=exc.code
-    )
+    return render(request, "error.html", session, status=exc.status, message=message, code=exc.code)
 
 
 def _text(fields: dict[str, str] | Any, name: str) -> str | None:
@@ -102,7 +100,9 @@ async def home(request: Request) -> Response:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     token = accounts.new_password()
-    response = render(request, "login.html", None, csrf=token, next=request.query_params.get("next"))
+    response = render(
+        request, "login.html", None, csrf=token, next=request.query_params.get("next")
+    )
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
     return response
 
@@ -353,7 +353,9 @@ async def deliveries_page(request: Request) -> Response:
         return _login_redirect(request)
     params = request.query_params
     page = int(params["page"]) if params.get("page", "").isdigit() and params["page"] != "0" else 1
-    filters = {name: _text(params, name) or "" for name in ("order", "status", "channel", "adapter")}
+    filters = {
+        name: _text(params, name) or "" for name in ("order", "status", "channel", "adapter")
+    }
     f = console.event_filter(
         session.operator,
         order_id=filters["order"] or None,

@@ -66,9 +66,7 @@ async def read_order(state: AppState, operator: Operator, order_id: str) -> Orde
     if found is None or not _admits(operator, found[0]):
         raise OrderNotFound(order_id)
     channel, stored = found
-    return OrderView(
-        channel, stored.version, jsonutil.loads(stored.doc), orjson.loads(stored.meta)
-    )
+    return OrderView(channel, stored.version, jsonutil.loads(stored.doc), orjson.loads(stored.meta))
 
 
 async def history(state: AppState, order_id: str) -> list[dict[str, Any]]:

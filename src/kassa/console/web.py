@@ -4,16 +4,19 @@ CSRF checks and form parsing."""
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from kassa import jsonutil
 from kassa.console import accounts
 from kassa.console.accounts import Role, Session
 from kassa.http import app_state
@@ -42,6 +45,20 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _pretty_json(value: Any, **_: Any) -> str:
+    """``tojson`` of the templates: exact decimals (as the API writes them), indented."""
+    return orjson.dumps(value, default=_decimal, option=orjson.OPT_INDENT_2).decode()
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(jsonutil.canonical_decimal(value))
+    raise TypeError(type(value).__name__)
+
+
+templates.policies["json.dumps_function"] = _pretty_json
 
 
 def render(

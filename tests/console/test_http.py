@@ -383,3 +383,39 @@ async def test_admin_creates_and_revokes_a_key(
         response = await browser.post(revoke, data={"csrf": fields["csrf"]})
         assert response.status_code == 303
         assert (await api.get(ORDERS)).status_code == 401
+
+
+async def test_attention_and_dashboard(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, db: Database, tenant: Tenant
+) -> None:
+    from sqlalchemy import update as sql_update
+
+    from kassa.db.tables import orders
+
+    order_id, payment_id = await paid_order(client)
+    response = await client.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "processing"})
+    assert response.status_code == 200, response.text
+    # an order last changed long ago (the document's lastModified, and created for the index)
+    old = "2020-01-01T00:00:00.000Z"
+    doc = (await client.get(f"{ORDERS}/{order_id}")).text.replace(
+        re.search(r'"lastModified":"[^"]+"', (await client.get(f"{ORDERS}/{order_id}")).text).group(
+            0
+        ),  # type: ignore[union-attr]
+        f'"lastModified":"{old}"',
+    )
+    aged = sql_update(orders).where(orders.c.id == order_id).values(doc=doc, created=old)
+    await db.write(lambda conn: conn.execute(aged))
+
+    login = await make_operator(db, tenant.merchant, Role.viewer)
+    await sign_in(browser, login)
+    page = await browser.get(f"{CONSOLE}/attention")
+    assert page.status_code == 200
+    assert page.text.count('data-testid="attention-processing-row"') == 1
+    assert order_id in page.text
+    dashboard = await browser.get(f"{CONSOLE}/dashboard")
+    assert dashboard.status_code == 200
+    assert 'src="/console/static/vendor/chart.umd.min.js"' in dashboard.text
+    assert 'id="dashboard-data"' in dashboard.text
+    asset = await browser.get(f"{CONSOLE}/static/vendor/chart.umd.min.js")
+    assert asset.status_code == 200
+    assert asset.text.startswith("/*!\n * Chart.js v4.6.1")

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from kassa import timeutil
 from kassa.auth import keys
-from kassa.console import accounts
+from kassa.console import accounts, insights
 from kassa.console import service as console
 from kassa.console.accounts import Role, Session
 from kassa.console.web import (
@@ -33,11 +33,12 @@ from kassa.console.web import (
 )
 from kassa.errors import KassaError, PreconditionFailed
 from kassa.http import app_state
+from kassa.schemas_common import OrderStatus
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 25
-STATUSES = ("pending", "processing", "completed", "cancelled", "removed")
+STATUSES = tuple(status.value for status in OrderStatus)
 DONE = {
     "capture": "Capture recorded.",
     "refund": "Refund recorded.",
@@ -417,6 +418,27 @@ async def retry_delivery(event_id: str, request: Request) -> Response:
         return _error_page(request, session, exc)
     done = "replayed" if result.replayed else "retry"
     return redirect(f"{PREFIX}/deliveries/{quote(event_id)}?done={done}")
+
+
+# Needs attention, dashboard ---------------------------------------------------------------------
+
+
+@router.get("/attention")
+async def attention_page(request: Request) -> Response:
+    session = await session_of(request)
+    if session is None:
+        return _login_redirect(request)
+    found = await insights.attention(app_state(request), session.operator)
+    return render(request, "attention.html", session, **found)
+
+
+@router.get("/dashboard")
+async def dashboard_page(request: Request) -> Response:
+    session = await session_of(request)
+    if session is None:
+        return _login_redirect(request)
+    data = await insights.dashboard(app_state(request), session.operator)
+    return render(request, "dashboard.html", session, data=data)
 
 
 # Configuration (admin) ----------------------------------------------------------------------------

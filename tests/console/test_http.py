@@ -392,7 +392,7 @@ async def test_attention_and_dashboard(
 
     from kassa.db.tables import orders
 
-    order_id, payment_id = await paid_order(client)
+    order_id, _ = await paid_order(client)
     response = await client.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "processing"})
     assert response.status_code == 200, response.text
     # an order last changed long ago (the document's lastModified, and created for the index)

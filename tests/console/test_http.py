@@ -397,12 +397,8 @@ async def test_attention_and_dashboard(
     assert response.status_code == 200, response.text
     # an order last changed long ago (the document's lastModified, and created for the index)
     old = "2020-01-01T00:00:00.000Z"
-    doc = (await client.get(f"{ORDERS}/{order_id}")).text.replace(
-        re.search(r'"lastModified":"[^"]+"', (await client.get(f"{ORDERS}/{order_id}")).text).group(
-            0
-        ),  # type: ignore[union-attr]
-        f'"lastModified":"{old}"',
-    )
+    text = (await client.get(f"{ORDERS}/{order_id}")).text
+    doc = re.sub(r'"lastModified":"[^"]+"', f'"lastModified":"{old}"', text, count=1)
     aged = sql_update(orders).where(orders.c.id == order_id).values(doc=doc, created=old)
     await db.write(lambda conn: conn.execute(aged))
 

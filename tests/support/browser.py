@@ -35,9 +35,14 @@ WAIT_S = 15.0  # upper bound for a page to show something; not a timing assertio
 
 
 def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or ``None``. With ``KASSA_REQUIRE_BROWSER`` set
+    (``.ci/run``) a missing browser is an error, not a reason to skip."""
     for path in (CHROMIUM, CHROMEDRIVER):
         if not (os.path.exists(path) or shutil.which(path)):
-            return f"{path} not found (Debian packages chromium, chromium-driver)"
+            reason = f"{path} not found (Debian packages chromium, chromium-driver)"
+            if os.environ.get("KASSA_REQUIRE_BROWSER"):
+                raise RuntimeError(reason + " and KASSA_REQUIRE_BROWSER is set")
+            return reason
     return None
 
 

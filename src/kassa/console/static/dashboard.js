@@ -9,7 +9,6 @@
   window.kassaCharts = [];
   const draw = (id, config) => {
     const canvas = document.getElementById(id);
-    canvas.parentElement.style.height = "280px";
     window.kassaCharts.push(new Chart(canvas, config));
   };
   draw("chart-orders", {

@@ -415,3 +415,26 @@ async def test_attention_and_dashboard(
     asset = await browser.get(f"{CONSOLE}/static/vendor/chart.umd.min.js")
     assert asset.status_code == 200
     assert asset.text.startswith("/*!\n * Chart.js v4.6.1")
+
+
+def test_every_testid_is_documented() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    templates = (root / "src/kassa/console/templates").glob("*.html")
+    used = set()
+    for template in templates:
+        for testid in re.findall(r'data-testid="([^"]+)"', template.read_text()):
+            used.add(
+                testid.replace("{{ a.type }}", "{type}")
+                .replace("{{ event }}", "{event}")
+                .replace("{{ side }}-", "")
+            )
+    documented = (root / "docs/console.md").read_text()
+    expanded = {t for t in used if "{{" not in t}
+    expanded |= {"customer-billing", "customer-shipping"}
+    expanded |= {
+        t.replace("{event}", e) for t in used if "{event}" in t for e in ("capture", "refund")
+    }
+    missing = sorted(t for t in expanded if "{event}" not in t and f"`{t}`" not in documented)
+    assert missing == []

@@ -438,3 +438,29 @@ def test_every_testid_is_documented() -> None:
     }
     missing = sorted(t for t in expanded if "{event}" not in t and f"`{t}`" not in documented)
     assert missing == []
+
+
+async def test_admin_edits_a_configuration_checked_against_its_schema(
+    browser: httpx.AsyncClient, db: Database, tenant: Tenant
+) -> None:
+    import json
+
+    login = await make_operator(db, tenant.merchant, Role.admin)
+    await sign_in(browser, login)
+    page = await browser.get(f"{CONSOLE}/configuration", params={"channel": "c1"})
+    fields = form_fields(page.text, "config-new-form")
+    schema = "https://checkout.playground.norce.tech/api/v1/configuration/schemas/nonpsp.json"
+    invalid = {"$schema": schema, "id": "nonpsp_adapter", "active": "yes"}
+    refused = await browser.post(
+        f"{CONSOLE}/configuration/configurations", data={**fields, "json": json.dumps(invalid)}
+    )
+    assert refused.status_code == 400
+    assert "invalid-configuration" in refused.text
+    valid = {**invalid, "active": True, "methods": [{"identifier": "invoice"}]}
+    saved = await browser.post(
+        f"{CONSOLE}/configuration/configurations", data={**fields, "json": json.dumps(valid)}
+    )
+    assert saved.status_code == 303, saved.text
+    page = await browser.get(f"{CONSOLE}/configuration", params={"channel": "c1"})
+    assert page.text.count('data-testid="config-form"') == 1
+    assert "nonpsp_adapter" in page.text

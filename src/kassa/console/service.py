@@ -326,6 +326,8 @@ async def configurations_of(
 ) -> list[dict[str, Any]]:
     from kassa.configuration import service as configurations
 
+    if not _admits(operator, channel):
+        return []
     call = _call(request, operator, channel, "GetConfigurations", None)
     listed: list[dict[str, Any]] = jsonutil.loads(await configurations.list_configurations(call))
     return listed
@@ -338,6 +340,10 @@ async def save_configuration(
     from kassa.configuration import rules
     from kassa.configuration import service as configurations
 
+    if not channel or not _admits(operator, channel):
+        from kassa.errors import Forbidden
+
+        raise Forbidden("That channel is not one of yours.")
     try:
         body = jsonutil.parse_body(text.encode())
     except jsonutil.JSONError as exc:

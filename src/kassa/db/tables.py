@@ -81,6 +81,16 @@ for _name, _cols in {
 }.items():
     Index(f"ix_orders_{_name}", *(orders.c[c] for c in (*_TENANT, *_cols)))
 
+# the console lists every channel of a merchant, newest first, with the list's totals
+Index(
+    "ix_orders_merchant_created",
+    orders.c.merchant,
+    orders.c.created,
+    orders.c.id,
+    orders.c.total_units,
+    orders.c.total_micros,
+)
+
 order_payments = Table(
     "order_payments",
     metadata,

@@ -1,4 +1,5 @@
-"""operators, console sessions and login failures (the operator console)
+"""operators, console sessions and login failures, and an index of a merchant's orders by
+creation across channels (the operator console)
 
 Revision ID: 0008
 Revises: 0007
@@ -45,9 +46,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_login_failures_key", "login_failures", ["key", "at_ms"])
+    op.create_index(
+        "ix_orders_merchant_created",
+        "orders",
+        ["merchant", "created", "id", "total_units", "total_micros"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_merchant_created", table_name="orders")
     op.drop_index("ix_login_failures_key", table_name="login_failures")
     op.drop_table("login_failures")
     op.drop_index("ix_console_sessions_operator", table_name="console_sessions")

@@ -27,6 +27,7 @@ from tests.support.console import (
     sign_in,
 )
 from tests.support.payments import add_payment
+from tests.support.receiver import Receiver
 
 XSS = "<script>alert('x')</script>"
 
@@ -392,7 +393,10 @@ async def test_attention_and_dashboard(
 
     from kassa.db.tables import orders
 
-    order_id, _ = await paid_order(client)
+    order_id, payment_id = await paid_order(client)
+    reserved = {"amount": 100, "currency": "SEK", "state": "reserved"}
+    response = await client.put(f"{ORDERS}/{order_id}/payments/{payment_id}", json=reserved)
+    assert response.status_code == 200, response.text
     response = await client.put(f"{ORDERS}/{order_id}/state", json={"currentStatus": "processing"})
     assert response.status_code == 200, response.text
     # an order last changed long ago (the document's lastModified, and created for the index)
@@ -407,6 +411,8 @@ async def test_attention_and_dashboard(
     page = await browser.get(f"{CONSOLE}/attention")
     assert page.status_code == 200
     assert page.text.count('data-testid="attention-processing-row"') == 1
+    assert page.text.count('data-testid="attention-reserved-row"') == 1
+    assert payment_id in page.text
     assert order_id in page.text
     dashboard = await browser.get(f"{CONSOLE}/dashboard")
     assert dashboard.status_code == 200
@@ -464,3 +470,39 @@ async def test_admin_edits_a_configuration_checked_against_its_schema(
     page = await browser.get(f"{CONSOLE}/configuration", params={"channel": "c1"})
     assert page.text.count('data-testid="config-form"') == 1
     assert "nonpsp_adapter" in page.text
+
+
+async def test_execute_a_registered_action_once(
+    settings: Settings, db: Database, tenant: Tenant, receiver: Receiver
+) -> None:
+    app = create_app(dataclasses.replace(settings, outbound_allow="127.0.0.1/32"), db=db)
+    receiver.body = b'{"captured": true}'
+    try:
+        async with client_for(app, tenant.headers) as api, client_for(app) as browser:
+            order_id = await create_order(api, {"currency": "SEK"})
+            action = {"adapterId": "psp", "type": "capture", "url": receiver.base + "/c/{order_id}"}
+            payment = {"amount": 100, "currency": "SEK", "actions": [action]}
+            payment_id = await add_payment(api, order_id, payment)
+            login = await make_operator(db, tenant.merchant)
+            await sign_in(browser, login)
+            page = await browser.get(f"{CONSOLE}/orders/{order_id}")
+            url, fields = (
+                form_action(page.text, "action-form"),
+                form_fields(page.text, "action-form"),
+            )
+            assert (
+                (await browser.post(url, data=fields)).headers["location"].endswith("done=action")
+            )
+            assert (
+                (await browser.post(url, data=fields)).headers["location"].endswith("done=replayed")
+            )
+            assert [r.target for r in receiver.requests] == [f"/c/{order_id}"]
+            ledger = await api.get(f"{ORDERS}/{order_id}/payments/{payment_id}/transactions")
+            [row] = ledger.json()
+            assert row["event"] == "paymentAction" and row["isSuccess"] is True
+            assert row["responseJson"] == '{"captured": true}'
+            page = await browser.get(f"{CONSOLE}/orders/{order_id}")
+            assert "&#34;captured&#34;: true" in page.text or "{&#34;captured" in page.text
+    finally:
+        if app.state.kassa.outbound is not None:
+            await app.state.kassa.outbound.aclose()

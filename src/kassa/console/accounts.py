@@ -35,6 +35,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 THROTTLE_WINDOW_MS = 60_000
 THROTTLE_LIMIT = 5  # failures per window, per account and per address
 MIN_PASSWORD = 12
+TOUCH_MS = 60_000
 
 
 class Role(StrEnum):
@@ -256,7 +257,9 @@ async def resume_session(db: Database, token: str, idle_s: float) -> Session | N
     if row.disabled is not None or at - row.seen_ms > idle_s * 1000:
         await end_session(db, token)
         return None
-    if at - row.seen_ms > 10_000:  # one write per ten seconds of activity is plenty
+    # at most one write a minute per session: the idle limit is counted in minutes, and every
+    # write ends the list totals remembered for the current snapshot (orders.repository)
+    if at - row.seen_ms > min(TOUCH_MS, idle_s * 500):
         touch = (
             update(console_sessions)
             .where(console_sessions.c.token_hash == token_hash)

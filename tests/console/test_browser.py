@@ -112,6 +112,7 @@ async def test_operator_works_an_order_in_the_browser(
         browser.screenshot("orders")
         browser.click("order-link")
         browser.wait_text("order-id", order_id)
+        browser.screenshot("order-summary")
 
         # the attacker-controlled item name is text, not markup
         assert browser.by_testid("cart-item-name").text == XSS
@@ -134,6 +135,10 @@ async def test_operator_works_an_order_in_the_browser(
         assert actor is not None and actor.strip() == f"operator:{login.name}"
         browser.all_by_testid("ledger-row")[0].find_element("css selector", "summary").click()
         browser.screenshot("order")
+        entry = browser.all_by_testid("timeline-entry")[0]
+        entry.find_element("css selector", "summary").click()
+        browser.driver.execute_script("arguments[0].scrollIntoView()", entry)
+        browser.screenshot("timeline")
 
         # a double submit: the same form (same Idempotency-Key) posted twice
         form = browser.by_testid("capture-form")

@@ -7,6 +7,7 @@ Chromium and chromedriver are Debian's (``/usr/bin/chromium``, ``/usr/bin/chrome
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -119,8 +120,21 @@ class Browser:
         self.by_testid(testid).click()
 
     def screenshot(self, name: str) -> Path:
+        """The viewport as ``NAME.png`` in the run's screenshot dir; with
+        ``KASSA_DOCS_SCREENSHOTS=DIR`` also a copy at 60 % scale in DIR (docs/console/)."""
         path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))
+        docs = os.environ.get("KASSA_DOCS_SCREENSHOTS")
+        if docs:
+            size = self.driver.execute_script(
+                "return [document.documentElement.clientWidth, window.innerHeight,"
+                " window.scrollX, window.scrollY]"
+            )
+            clip = {"x": size[2], "y": size[3], "width": size[0], "height": size[1], "scale": 0.6}
+            shot = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot", {"format": "png", "clip": clip}
+            )
+            Path(docs, f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
         return path
 
 

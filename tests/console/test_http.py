@@ -182,6 +182,13 @@ async def test_find_by_email_and_escape_the_cart(
     assert order_id in page.text
     everything = await browser.get(f"{CONSOLE}/orders")
     assert '<span data-testid="orders-total">2</span>' in everything.text
+    in_sek = await browser.get(f"{CONSOLE}/orders", params={"currency": "sek"})
+    assert '<span data-testid="orders-total">1</span>' in in_sek.text
+    assert order_id in in_sek.text
+    paged = await browser.get(f"{CONSOLE}/orders", params={"page": "2"})
+    assert 'data-testid="orders-empty"' in paged.text
+    checkout = await browser.get(f"{CONSOLE}/orders", params={"status": "checkout", "q": "ref-1"})
+    assert '<span data-testid="orders-total">1</span>' in checkout.text
     order = await browser.get(f"{CONSOLE}/orders/{order_id}")
     assert order.status_code == 200
     assert XSS not in order.text

@@ -183,6 +183,7 @@ async def orders_page(request: Request) -> Response:
         "from": _text(params, "from") or "",
         "to": _text(params, "to") or "",
         "country": _text(params, "country") or "",
+        "currency": _text(params, "currency") or "",
         "q": q or "",
     }
     state = app_state(request)
@@ -216,6 +217,7 @@ async def orders_page(request: Request) -> Response:
         date_to=date_to,
         date_to_exclusive=exclusive,
         country=filters["country"] or None,
+        currency=filters["currency"] or None,
         email=email,
         search=search,
         payment_id=payment_id,

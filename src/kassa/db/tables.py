@@ -38,6 +38,7 @@ orders = Table(
     Column("reference", String(KEY)),
     Column("cart_reference", String(KEY)),
     Column("country", String(8)),
+    Column("currency", String(8)),  # the console's currency filter (no index of its own)
     Column("billing_country", String(8)),
     Column("shipping_country", String(8)),
     Column("billing_email", String(KEY)),

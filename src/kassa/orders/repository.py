@@ -94,6 +94,9 @@ def index_columns(doc: Order) -> dict[str, Any]:
         "reference": _key(doc.get("reference"), lower=False),
         "cart_reference": _key(cart.get("reference"), lower=False),
         "country": _key(doc.get("country")),
+        "currency": _key(str(doc.get("currency")).upper(), lower=False)
+        if isinstance(doc.get("currency"), str)
+        else None,
         "billing_country": _key(billing.get("country")),
         "shipping_country": _key(shipping.get("country")),
         "billing_email": _key(billing.get("email")),
@@ -371,6 +374,7 @@ class OrderFilter:
     order_by: str = "created"
     descending: bool = True
     channels: list[str] | None = None  # with ``channel`` None: only these channels
+    currencies: list[str] | None = None  # the console's currency filter
 
 
 def _lowered(values: list[str]) -> list[str]:
@@ -438,6 +442,8 @@ def _where(f: OrderFilter, postgres: bool) -> _Where:
         w.equal("cart_reference", index_key(f.cart_reference, lower=False))
     if f.statuses:
         w.one_of("statuses", f.statuses, ("status",))
+    if f.currencies:
+        w.one_of("currencies", f.currencies, ("currency",))
     for values, column in (
         (f.countries, "country"),
         (f.billing_countries, "billing_country"),

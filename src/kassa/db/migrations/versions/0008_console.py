@@ -1,5 +1,5 @@
-"""operators, console sessions and login failures, and an index of a merchant's orders by
-creation across channels (the operator console)
+"""operators, console sessions and login failures; the orders' currency column and an index
+of a merchant's orders by creation across channels (the operator console)
 
 Revision ID: 0008
 Revises: 0007
@@ -46,6 +46,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_login_failures_key", "login_failures", ["key", "at_ms"])
+    # the order's currency as a column, for the console's currency filter
+    op.add_column("orders", sa.Column("currency", sa.String(length=8), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("UPDATE orders SET currency = upper(left(doc::json->>'currency', 8))")
+    else:
+        op.execute(
+            "UPDATE orders SET currency = upper(substr(json_extract(doc, '$.currency'), 1, 8))"
+        )
     op.create_index(
         "ix_orders_merchant_created",
         "orders",
@@ -55,6 +63,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_orders_merchant_created", table_name="orders")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("currency")
     op.drop_index("ix_login_failures_key", table_name="login_failures")
     op.drop_table("login_failures")
     op.drop_index("ix_console_sessions_operator", table_name="console_sessions")

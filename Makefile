@@ -13,11 +13,13 @@ PYTEST_ARGS ?=
 # KASSA_* settings (KASSA_DATABASE_URL, ...) are passed through from the environment.
 KASSA_HOST ?= 127.0.0.1
 KASSA_PORT ?= 8000
-export KASSA_HOST KASSA_PORT
+# the built-in adapters `make run` mounts (docs/adapters.md)
+KASSA_BUILTIN_ADAPTERS ?= nonpsp_adapter
+export KASSA_HOST KASSA_PORT KASSA_BUILTIN_ADAPTERS
 
 LINT_PATHS := src tests bench tools
 
-.PHONY: venv run test check fmt fuzz bench profile bench-hooks bench-notifications clean
+.PHONY: venv run test check fmt fuzz bench profile bench-hooks bench-adapter bench-notifications clean
 
 venv: $(STAMP)
 
@@ -71,6 +73,10 @@ bench-notifications: venv
 # What a hook adds to a write (one client, local receiver); see docs/performance.md.
 bench-hooks: venv
 	$(BIN)/python bench/hook_cost.py
+
+# what a Non-PSP adapter request costs on top of the direct Order API call it makes
+bench-adapter: venv
+	$(BIN)/python bench/adapter_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -22,9 +22,9 @@
 #                          most 1,000 transactions: keep BENCH_TX_ORDERS x 1000 above the
 #                          transactions a warm-up + run posts)
 #   BENCH_SCENARIOS="get_order patch_attributes list_email list_status post_transaction
-#                    checkout_flow console_orders console_order"   (the floor runs those of
-#                    get_order and post_transaction; console_*: the operator console's orders
-#                    page and order page, signed in as a viewer)
+#                    checkout_flow nonpsp_flow console_orders console_order"   (the floor
+#                    runs those of get_order and post_transaction; console_*: the operator
+#                    console's orders page and order page, signed in as a viewer)
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
 #   BENCH_KEEP=1           keep the temporary directory (SQLite database, server logs) for
 #                          inspection (a PostgreSQL server is always stopped and removed)
@@ -49,7 +49,7 @@ ORDERS=${BENCH_ORDERS:-100000}
 PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
 TX_ORDERS=${BENCH_TX_ORDERS:-200}
 ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow
-    console_orders console_order"
+    nonpsp_flow console_orders console_order"
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 FLOOR_SCENARIOS="get_order post_transaction" # the scenarios bench/floor.py answers
 DATABASE=${BENCH_DATABASE:-sqlite}
@@ -265,6 +265,24 @@ flow_step 201 POST "$FLOW/shippings" \
 flow_step 201 POST "$FLOW/payments" '{"reference":"r","name":"card","type":"default","amount":20}'
 flow_step 200 PUT "$FLOW/state" '{"currentStatus":"completed"}'
 echo "checkout flow: 5 steps answered 201/200/201/201/200"
+# nonpsp_flow: the Non-PSP adapter's configuration for the bench channel, then its six steps once
+# (bench/nonpsp_flow.lua)
+flow_step 200 PUT "/api/v1/configuration/merchants/$MERCHANT/channels/$CHANNEL/configurations/nonpsp_adapter" \
+    '{"$schema":"https://example.com/nonpsp_adapter.json","id":"nonpsp_adapter","active":true,"methods":[{"identifier":"invoice","preSelected":true},{"identifier":"card"}]}'
+ADAPTER=/checkout/nonpsp-adapter/api/checkout/v1/orders
+flow_step 201 POST /api/v0/checkout/orders \
+    '{"cart":{"items":[{"name":"T-Shirt","quantity":1,"total":{"includingVat":12.5}}]}}'
+NONPSP_ORDER=$(json_id)
+flow_step 201 POST "/api/v0/checkout/orders/$NONPSP_ORDER/shippings" \
+    '{"name":"PostNord","total":{"includingVat":7.5},"vatRate":0.25}'
+flow_step 200 POST "$ADAPTER/$NONPSP_ORDER/payments" ''
+NONPSP_PAYMENT=$("$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["paymentId"])' \
+    "$TMP/preflight.json")
+flow_step 200 PUT "/api/v0/checkout/orders/$NONPSP_ORDER/cart" \
+    '{"items":[{"name":"T-Shirt","quantity":2,"total":{"includingVat":25}}]}'
+flow_step 200 PUT "$ADAPTER/$NONPSP_ORDER/payments/$NONPSP_PAYMENT" '{"selectedPaymentMethod":"invoice"}'
+flow_step 200 POST "$ADAPTER/$NONPSP_ORDER/payments/$NONPSP_PAYMENT/complete" ''
+echo "Non-PSP flow: 6 steps answered 201/201/200/200/200/200"
 
 # the console scenarios: a viewer of merchant bench, signed in through the form with curl
 if [[ " $SCENARIOS " == *" console_"* ]]; then

@@ -11,6 +11,8 @@ docs/decisions.md says why each is here rather than in the schema.
   when both are sent: the second takes the first's value.
 - An Idempotency-Key names one request (api §1.10): generated keys get a unique suffix, so two
   different generated requests never share a key (that would be a 422 by design).
+- Configurations (adapters §3): a positive case acts for the fuzzing key's merchant (``demo``,
+  else it is a 403); C6's ``id`` is the path's name, C3's ids are unique names.
 - The positive-data check tolerates the 400s of api §1.9 that depend on the stored order rather
   than on the request (step 12-14: minor units of the order currency, currency mismatch, upper
   limit, resulting counts, hooks, validation), and Validate's 400 (a validation result).
@@ -48,7 +50,8 @@ def _operation_id(operation: Any) -> str | None:
     if operation is None:
         return None
     operation_id = operation.definition.raw.get("operationId")
-    return str(operation_id) if operation_id else None
+    # a v1 route (operationId + "V1") has the rules of its v0 twin
+    return str(operation_id).removesuffix("V1") if operation_id else None
 
 
 def _unique(entries: Any, seen: set[str]) -> None:
@@ -67,6 +70,39 @@ def _unique(entries: Any, seen: set[str]) -> None:
             entry["id"] = value
             seen.add(value)
         _unique(entry.get("items"), seen)
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_CONFIGURATION_OPS = {
+    "GetConfigurationChannels",
+    "GetConfigurations",
+    "PutConfigurations",
+    "DeleteConfigurations",
+    "GetConfiguration",
+    "PutConfiguration",
+    "DeleteConfiguration",
+}
+
+
+def _repair_configuration(op: str | None, case: Any) -> None:
+    """The Configuration API's rules on a positive case: the key's merchant in the path, the
+    body's ``id`` the path's name (C6), unique names as ids (C3)."""
+    if op not in _CONFIGURATION_OPS:
+        return
+    if isinstance(case.path_parameters, dict):
+        case.path_parameters["merchant"] = "demo"
+        name = case.path_parameters.get("configuration_name")
+        if op == "PutConfiguration" and isinstance(case.body, dict) and isinstance(name, str):
+            case.body["id"] = name
+    if op == "PutConfigurations" and isinstance(case.body, list):
+        seen: set[str] = set()
+        for entry in case.body:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                value = entry["id"]
+                if not _NAME.match(value) or value in seen:
+                    value = uuid.uuid4().hex
+                entry["id"] = value
+                seen.add(value)
 
 
 def _dialect(body: dict[str, Any], first: str, second: str) -> None:
@@ -109,6 +145,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if meta is None or not meta.generation.mode.is_positive:
         return  # a negative case stays exactly as generated
     _repair_body(_operation_id(case.operation), case.body)
+    _repair_configuration(_operation_id(case.operation), case)
     for name, value in list(headers.items()):
         # schemathesis' coverage phase cannot draw header values for patterns with literal
         # characters and sends "0" as a "valid" If-Match; drop what the document forbids

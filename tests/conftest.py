@@ -34,9 +34,11 @@ ORDERS = "/api/v0/checkout/orders"
 
 # What `make test` runs a third time, through PgBouncer in transaction pooling mode
 # (scripts/test.sh: `pytest -m pgbouncer`): the concurrency tests (row locks, SKIP LOCKED claims,
-# idempotency claims), migrations, a whole checkout, lists, readiness, and the setting itself.
+# idempotency claims), migrations, a whole checkout, lists, readiness, the setting itself, and
+# the Configuration API's writes (a transaction-scoped advisory lock per channel).
 PGBOUNCER_TESTS = (
     "tests/api/test_concurrency.py",
+    "tests/api/v1/test_concurrency.py",
     "tests/api/payments/test_ledger.py::test_concurrent_",
     "tests/api/payments/test_ledger.py::test_two_concurrent_",
     "tests/api/callbacks/test_hooks.py::test_concurrent_",
@@ -49,6 +51,7 @@ PGBOUNCER_TESTS = (
     "tests/db/test_migrations.py",
     "tests/db/test_pgbouncer.py",
     "tests/api/errors/test_write_authentication.py",
+    "tests/api/configuration/test_crud.py",
 )
 
 

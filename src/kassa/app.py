@@ -16,13 +16,14 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kassa import idempotency
+from kassa import adapter_host, idempotency
 from kassa import metrics as prometheus
 from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
@@ -45,11 +46,19 @@ from kassa.orders.routes import router as orders_router
 from kassa.payments.routes import router as payments_router
 from kassa.shippings.routes import router as shippings_router
 from kassa.state import AppState
+from kassa.v1 import ENDPOINT_NAMES
+from kassa.v1 import router as v1_router
 
 log = logging.getLogger("kassa")
 
 # the Order API's routers, in the order the application (and ``Dispatch``) matches them
-ORDER_ROUTERS = (orders_router, callbacks_router, payments_router, shippings_router)
+ORDER_ROUTERS = (
+    orders_router,
+    callbacks_router,
+    payments_router,
+    shippings_router,
+    v1_router,  # the same order endpoints again under /api/v1/checkout/orders (kassa.v1)
+)
 
 PURGE_INTERVAL_S = 600
 
@@ -67,6 +76,13 @@ def _allowed(request: Request) -> str:
         pattern = re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
             methods.update(m.upper() for m in operations)
+    # routes left out of the document (the adapters')
+    for context in iter_route_contexts(request.app.routes):
+        original = context.original_route
+        if isinstance(original, APIRoute) and not original.include_in_schema and context.methods:
+            pattern = re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(str(context.path_format)))
+            if re.fullmatch(pattern, path):
+                methods.update(context.methods)
     return ", ".join(sorted(methods))
 
 
@@ -214,6 +230,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if state.settings.is_sqlite:
             await migrate.upgrade(state.db)
             state.migrated = True
+        await adapter_host.register_keys(adapters)
+        for ctx in adapters:
+            if ctx.adapter_id.startswith("kassa_sandbox_"):
+                log.warning("sandbox adapter %s is mounted: it takes no real money", ctx.adapter_id)
         purge = asyncio.create_task(_purge_loop(state))
         delivery: DeliveryLoop | None = None
         delivery_task: asyncio.Task[None] | None = None
@@ -236,6 +256,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await delivery_task
             if state.outbound is not None:
                 await state.outbound.aclose()
+            for ctx in adapters:
+                await ctx.upstream.aclose()
             if db is None:
                 await state.db.dispose()
 
@@ -267,11 +289,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # the operator console: HTML pages (not part of the API document) and their assets
     app.include_router(console_router)
     app.mount(CONSOLE_PREFIX + "/static", console_static(), name="console-static")
+    adapters = adapter_host.mount_builtin(app, app.state.kassa)
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(Dispatch, mounts=mounts)
+    app.add_middleware(Dispatch, mounts=mounts, renames=ENDPOINT_NAMES)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

@@ -24,6 +24,8 @@ operator_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(operator_app, name="operator")
+adapter_app = typer.Typer(help="Run a built-in adapter on its own.", no_args_is_help=True)
+app.add_typer(adapter_app, name="adapter")
 
 DatabaseOpt = Annotated[
     str | None,
@@ -72,6 +74,7 @@ def serve(
     from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database, host=host, port=port, workers=workers)
+    _refuse_bad_adapters(settings)
     # worker processes read their settings from the environment
     os.environ["KASSA_DATABASE_URL"] = settings.database_url
     logs.setup(settings.log_level)
@@ -89,6 +92,7 @@ def worker(database: DatabaseOpt = None) -> None:
     from kassa import logs, serving
 
     settings = Settings.from_env(database_url=database)
+    _refuse_bad_adapters(settings)
     logs.setup(settings.log_level)
     # with a metrics directory shared with `kassa serve`, its /metrics include this worker's
     with serving.metrics_directory(settings.metrics_dir, processes=1) as metrics:
@@ -105,6 +109,7 @@ async def _worker(settings: Settings) -> int:
     import logging
     import signal
 
+    from kassa.app import create_app
     from kassa.db import migrate as migrations
     from kassa.delivery.loop import DeliveryLoop
     from kassa.state import AppState
@@ -118,7 +123,9 @@ async def _worker(settings: Settings) -> int:
         connect_timeout=settings.database_connect_timeout,
         statement_timeout=settings.database_statement_timeout,
     )
-    state = AppState(settings=settings, db=db)
+    # the application object (never served here) receives the notifications addressed to the
+    # adapters mounted in this process (adapters.md §1.2)
+    state: AppState = create_app(settings, db=db).state.kassa
     try:
         if settings.is_sqlite:
             await migrations.upgrade(db)
@@ -138,6 +145,61 @@ async def _worker(settings: Settings) -> int:
         if state.outbound is not None:
             await state.outbound.aclose()
         await db.dispose()
+
+
+def _refuse_bad_adapters(settings: Settings) -> None:
+    from kassa.adapters.registry import problems
+
+    found = problems(settings)
+    if found:
+        for problem in found:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
+
+
+@adapter_app.command("serve")
+def adapter_serve(
+    name: Annotated[str, typer.Argument(help="The adapter id, e.g. nonpsp_adapter.")],
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Run one built-in adapter alone, talking to kassa over the network (it needs
+    KASSA_ADAPTER_ORDER_API_URL, KASSA_ADAPTER_CONFIGURATION_API_URL, KASSA_ADAPTER_API_KEY,
+    KASSA_ADAPTER_CALLBACK_BASE_URL and KASSA_WEBHOOK_SECRET(S)). Its database
+    (KASSA_DATABASE_URL) keeps its idempotency records."""
+    import uvicorn
+
+    from kassa import adapter_serve as alone
+    from kassa import logs
+
+    settings = Settings.from_env(host=host, port=port)
+    found = alone.standalone_problems(settings, name)
+    if found:
+        for problem in found:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
+    logs.setup(settings.log_level)
+    db = Database(
+        settings.database_url,
+        pool_size=4,
+        pgbouncer=settings.database_pgbouncer,
+        pool_timeout=settings.database_pool_timeout,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
+    config = uvicorn.Config(
+        alone.standalone_app(settings, name, db),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -173,29 +235,50 @@ def backup(
 
 @apikey_app.command("create")
 def apikey_create(
-    merchant: Annotated[str, typer.Option(help="Merchant the key acts for.")],
+    merchant: Annotated[str | None, typer.Option(help="Merchant the key acts for.")] = None,
     channel: Annotated[
         list[str] | None, typer.Option(help="Channel (repeatable); all channels when omitted.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Unique key name.")] = None,
     adapter_id: Annotated[str | None, typer.Option(help="Adapter id recorded as actor.")] = None,
+    all_merchants: Annotated[
+        bool,
+        typer.Option(
+            "--all-merchants",
+            help="A service key of an adapter: every merchant and channel (needs --adapter-id).",
+        ),
+    ] = False,
     database: DatabaseOpt = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line, once."""
     from kassa.auth import keys
 
+    if all_merchants and (merchant or channel or not adapter_id):
+        typer.echo(
+            "error: --all-merchants needs --adapter-id and takes no --merchant or --channel",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if not all_merchants and not merchant:
+        typer.echo("error: --merchant is required (or --all-merchants)", err=True)
+        raise typer.Exit(2)
+
     async def work(db: Database) -> tuple[str, keys.ApiKey]:
         return await keys.create_key(
             db,
-            merchant=merchant,
+            merchant=merchant or "",
             channels=channel or None,
             name=name,
             adapter_id=adapter_id,
+            all_merchants=all_merchants,
         )
 
     key, info = _run(database, work)
     channels = ",".join(info.channels) if info.channels else "*"
-    typer.echo(f"created key {info.name!r} for merchant {info.merchant!r}, channels {channels}")
+    merchants = "all merchants" if info.merchant == keys.ALL_MERCHANTS else repr(info.merchant)
+    who = f"merchant {merchants}" if info.merchant else merchants
+    adapter = f", adapter {info.adapter_id!r}" if info.adapter_id else ""
+    typer.echo(f"created key {info.name!r} for {who}, channels {channels}{adapter}")
     typer.echo(key)
 
 
@@ -209,7 +292,7 @@ def apikey_list(database: DatabaseOpt = None) -> None:
     for key in found:
         channels = ",".join(key.channels) if key.channels else "*"
         typer.echo(
-            f"{key.name}\t{key.merchant}\t{channels}\t{key.adapter_id or '-'}\t"
+            f"{key.name}\t{key.merchant or '*'}\t{channels}\t{key.adapter_id or '-'}\t"
             f"{key.created}\t{key.revoked or '-'}"
         )
 

@@ -134,6 +134,24 @@ def _duration(name: str, default: str, *, zero: bool = False) -> float:
     return value
 
 
+NONPSP_PREFIX = "/checkout/nonpsp-adapter"
+SANDBOX_PSP_PREFIX = "/checkout/sandbox-psp-adapter"
+SANDBOX_SHIPPING_PREFIX = "/checkout/sandbox-shipping-adapter"
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list of names; empty means none."""
+    return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+
+
+def _adapter_prefix(name: str, default: str) -> str:
+    """A path prefix: leading slash added, trailing slashes removed (may come out empty)."""
+    value = _env(name, default).strip().rstrip("/")
+    if value and not value.startswith("/"):
+        value = "/" + value
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -178,6 +196,19 @@ class Settings:
     console_session_idle: float = 30 * 60  # a session ends after this long without a request
     console_reserved_days: float = 7.0  # needs attention: reserved, not captured, older than
     console_processing_hours: float = 2.0  # needs attention: processing for longer than
+    # built-in adapters (adapters.md §1): which are mounted, where, and how they reach kassa
+    builtin_adapters: tuple[str, ...] = ("nonpsp_adapter",)
+    nonpsp_adapter_path_prefix: str = "/checkout/nonpsp-adapter"
+    sandbox_psp_path_prefix: str = "/checkout/sandbox-psp-adapter"
+    sandbox_shipping_path_prefix: str = "/checkout/sandbox-shipping-adapter"
+    adapter_callback_base_url: str = "http://kassa.internal"
+    adapter_order_api_url: str = ""  # empty: loopback dispatch into this process
+    adapter_configuration_api_url: str = ""  # empty: loopback dispatch into this process
+    adapter_api_key: str | None = None
+    adapter_key_secret: str | None = None  # None: generated once, kept in the database
+    adapter_request_timeout: float = 10.0
+    public_base_url: str | None = None
+    sandbox_push_max_attempts: int = 5
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -243,6 +274,24 @@ class Settings:
             console_session_idle=_duration("console_session_idle", "30m"),
             console_reserved_days=float(_env("console_reserved_days", "7")),
             console_processing_hours=float(_env("console_processing_hours", "2")),
+            builtin_adapters=_names(_env("builtin_adapters", "nonpsp_adapter")),
+            nonpsp_adapter_path_prefix=_adapter_prefix("nonpsp_adapter_path_prefix", NONPSP_PREFIX),
+            sandbox_psp_path_prefix=_adapter_prefix("sandbox_psp_path_prefix", SANDBOX_PSP_PREFIX),
+            sandbox_shipping_path_prefix=_adapter_prefix(
+                "sandbox_shipping_path_prefix", SANDBOX_SHIPPING_PREFIX
+            ),
+            adapter_callback_base_url=_env("adapter_callback_base_url", "http://kassa.internal")
+            .strip()
+            .rstrip("/"),
+            adapter_order_api_url=_env("adapter_order_api_url", "").strip().rstrip("/"),
+            adapter_configuration_api_url=_env("adapter_configuration_api_url", "")
+            .strip()
+            .rstrip("/"),
+            adapter_api_key=_env("adapter_api_key", "").strip() or None,
+            adapter_key_secret=_env("adapter_key_secret", "").strip() or None,
+            adapter_request_timeout=_duration("adapter_request_timeout", "10"),
+            public_base_url=_env("public_base_url", "").strip().rstrip("/") or None,
+            sandbox_push_max_attempts=_positive_int("sandbox_push_max_attempts", "5"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings

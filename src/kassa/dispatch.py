@@ -13,13 +13,17 @@ goes on to the application, which answers 404 / 405 as before; so do ``/docs``,
 The routes come as ``Mount`` groups: routers served below one path prefix each (the Order API
 below ``path_prefix``, the events and configuration APIs below their own; adapters add theirs).
 The application includes the same mounts (``kassa.app``), so both agree on every path.
+
+A route may name a path parameter differently from the endpoint argument it fills (``renames``):
+the v1 order routes (``kassa.v1``) share the v0 endpoints but have camelCase names. The endpoint
+gets its own names, as arguments and in ``request.path_params``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -72,11 +76,20 @@ class _Route:
     endpoint: Endpoint
     arguments: frozenset[str]  # the path parameters the endpoint takes as arguments
     template: RouteTemplate
+    renames: dict[str, str] | None  # template name -> endpoint name, where they differ
 
 
 class Dispatch:
-    def __init__(self, app: ASGIApp, *, mounts: Sequence[Mount]) -> None:
-        """``mounts``: the API routes in the order the application matches them."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        mounts: Sequence[Mount],
+        renames: Mapping[str, str] | None = None,
+    ) -> None:
+        """``mounts``: the API routes in the order the application matches them. ``renames``:
+        a path parameter name of a template -> the endpoint argument it fills, where they
+        differ."""
         self.app = app
         self.routes: list[_Route] = []
         bases: set[str] = set()
@@ -85,9 +98,15 @@ class Dispatch:
                 path = mount.prefix + route.path
                 pattern, _, _ = compile_path(path)
                 arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
+                names = {name: (renames or {}).get(name, name) for name in pattern.groupindex}
+                if missing := arguments - set(names.values()):
+                    raise ValueError(f"{route.path}: no path parameter for {sorted(missing)}")
                 methods = frozenset(route.methods or ())
                 template = RouteTemplate(path, mount.prefix)
-                self.routes.append(_Route(pattern, methods, route.endpoint, arguments, template))
+                renamed = {k: v for k, v in names.items() if k != v} or None
+                self.routes.append(
+                    _Route(pattern, methods, route.endpoint, arguments, template, renamed)
+                )
                 bases.add(path.split("{", 1)[0])
         # the literal beginnings of the paths: one C-level test turns every other request away
         self.bases = tuple(b for b in bases if not any(b != o and b.startswith(o) for o in bases))
@@ -104,7 +123,10 @@ class Dispatch:
                     if match is None:
                         continue
                     scope["route"] = route.template
-                    scope["path_params"] = params = match.groupdict()
+                    params = match.groupdict()
+                    if route.renames is not None:
+                        params = {route.renames.get(k, k): v for k, v in params.items()}
+                    scope["path_params"] = params
                     arguments = {k: v for k, v in params.items() if k in route.arguments}
                     response = await _call(route.endpoint, arguments, scope, receive)
                     await response(scope, receive, send)

@@ -341,6 +341,16 @@ def check_if_match(call: Call, version: int) -> None:
         raise PreconditionFailed(version)
 
 
+def orders_collection(call: Call) -> str:
+    """The orders collection the request was sent to, with the deployment prefix:
+    ``<prefix>/api/v0/checkout/orders`` or ``<prefix>/api/v1/checkout/orders``. A ``Location``
+    names the new resource on the path the client used (v1.md §1.2)."""
+    prefix = call.app.settings.path_prefix
+    path: str = call.request.scope["path"]
+    version = path[len(prefix) :].split("/", 3)[2]  # "/api/v1/checkout/orders/..." -> "v1"
+    return f"{prefix}/api/{version}/checkout/orders"
+
+
 def json_outcome(body: Any, version: int, status: int = 200) -> Outcome:
     """A JSON answer carrying the order's ETag."""
     headers = {"Content-Type": "application/json", "ETag": etag(version)}

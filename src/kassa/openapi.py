@@ -91,9 +91,23 @@ IF_MATCH_PATTERN = rf"^([ \t]*\*[ \t]*|{_ETAG}(,{_ETAG})*)$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
 
 
+# path parameters the server checks beyond "a string" (adapters §3): the tenant of the
+# Configuration API and the names a configuration may have
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "merchant": _ID_HEADER,
+    "channel": _ID_HEADER,
+    "configuration_name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,128}$"},
+}
+
+
 def _parameters(op: Operation, path: str) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _PATH_SCHEMAS.get(name, {"type": "string"}),
+        }
         for name in _PATH_PARAM.findall(path)
     ]
     if op.channel == "path":
@@ -173,7 +187,7 @@ def _error(op: Operation, status: int, base_error: dict[str, Any]) -> dict[str, 
             "description": "Not ready",
             "content": _content({"$ref": REF.format(model="HealthUnavailable")}),
         }
-    if op.id == "Validate" and status == 400:
+    if op.norce_id == "Validate" and status == 400:
         failed = {
             "type": "array",
             "items": {"$ref": REF.format(model="ValidationError")},
@@ -258,7 +272,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Checkout order management, wire-compatible with the Norce Checkout Order "
-                "Management API v0, with idempotency keys, ETags and an order history."
+                "Management API v0 and v1 (the same orders under /api/v0/checkout/orders and "
+                "/api/v1/checkout/orders; v1 operationIds end in V1), with idempotency keys, "
+                "ETags and an order history."
             ),
         },
         "paths": paths,

@@ -11,7 +11,7 @@ operation lists); every operation under ``/api/`` also answers 500 and 503 (api 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -60,6 +60,11 @@ class Operation:
     @property
     def api(self) -> bool:
         return self.channel != "none"
+
+    @property
+    def norce_id(self) -> str:
+        """The operation's name, the same for its v0 and v1 routes (v1.md §2.2)."""
+        return self.id.removesuffix(V1_SUFFIX)
 
 
 # Response headers
@@ -157,7 +162,8 @@ EVENT_QUERY = (
     ),
 )
 
-_CONFIG = frozenset({401, 403})  # no header is required on the Configuration API
+# the Configuration API requires no header; a bad x-adapterid is still a 400
+_CONFIG = frozenset({400, 401, 403})
 _BODY_WRITE = A | B | I | W | H  # a write of an order part that runs hooks
 _WRITE = A | I | W | H  # the same without a body
 
@@ -427,7 +433,7 @@ _OPERATIONS = [
         channel="ignored",
         headers=REPLAYED,
     ),
-    # Configuration API (adapters §3.2); 401/403 for every route with a key, A less missing-header
+    # Configuration API (adapters §3.2)
     Operation(
         "GetConfigurationChannels",
         "List the merchant's channels that hold configurations (the key's channels only)",
@@ -527,6 +533,14 @@ _OPERATIONS = [
     Operation("OpenApi", "This OpenAPI document", "Operations", 200, "openapi", channel="none"),
     Operation("Docs", "Interactive API documentation", "Operations", 200, "html", channel="none"),
 ]
+
+# The Order API v1 (v1.md §2): each order operation (api ops 1-35) is served once more under
+# /api/v1/checkout/orders. One document cannot repeat an operationId, so the v1 routes carry the
+# Norce id plus ``V1`` (§2.2); only /openapi.json shows it: the endpoint, shared with v0, names
+# the operation by its Norce id everywhere else (history, logs).
+V1_SUFFIX = "V1"
+ORDER_TAGS: frozenset[Tag] = frozenset({"Checkout", "Checkout Payment", "Checkout Shipping"})
+_OPERATIONS += [replace(op, id=op.id + V1_SUFFIX) for op in _OPERATIONS if op.tag in ORDER_TAGS]
 
 OPERATIONS: dict[str, Operation] = {op.id: op for op in _OPERATIONS}
 assert len(OPERATIONS) == len(_OPERATIONS), "duplicate operation id"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from kassa.config import Settings
 from kassa.db.engine import Database
-from kassa.delivery.outbound import AllowList, Outbound
+from kassa.delivery.outbound import AllowList, Loopback, Outbound
 
 
 @dataclass
@@ -18,11 +18,15 @@ class AppState:
     migrated: bool = field(default=False)
     generated_secret: str | None = None
     outbound: Outbound | None = None
+    # adapters mounted in this process: their callback URLs are dispatched in-process
+    loopback: Loopback | None = None
     # set when a commit wrote events, so that an in-process delivery loop wakes at once
     delivery_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def client(self) -> Outbound:
         """The process's outbound HTTP client, created on first use."""
         if self.outbound is None:
-            self.outbound = Outbound(AllowList.parse(self.settings.outbound_allow))
+            self.outbound = Outbound(
+                AllowList.parse(self.settings.outbound_allow), loopback=self.loopback
+            )
         return self.outbound

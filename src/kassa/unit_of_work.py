@@ -18,7 +18,8 @@ turns it into one database transaction:
 
 Each completes the request's idempotency claim in the same transaction (unless the operation
 says its answer is not to be recorded), and wakes the delivery loop after a commit that wrote
-events. No other module opens a write transaction.
+events. No other module opens a write transaction for an order (configurations, which have no
+hooks, history or events, are written by ``kassa.configuration.service``).
 """
 
 from __future__ import annotations

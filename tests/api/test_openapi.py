@@ -23,6 +23,8 @@ from kassa.payments import routes as payment_routes
 from kassa.shippings import routes as shipping_routes
 from tests.conftest import ORDERS, client_for, create_order
 
+V1 = "/api/v1/checkout/orders"
+
 UNKNOWN = "o_AAAAAAAAAAAAAAAAAAAAAAAAAA"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -74,7 +76,12 @@ async def test_openapi_json_answers_the_document(app: FastAPI) -> None:
     assert document == app.openapi()
     Draft202012Validator.check_schema({"components": document["components"]})
     ids = [op["operationId"] for _, _, op in operations(document)]
-    assert len(ids) == len(set(ids)) == len(OPERATIONS) == 51
+    # 51 operations, of which the 35 order operations are served under v1 too (v1.md §2.2)
+    assert len(ids) == len(set(ids)) == len(OPERATIONS) == 51 + 35
+    v1 = {op["operationId"] for path, _, op in operations(document) if path.startswith(V1)}
+    assert len(v1) == 35
+    assert all(operation_id.endswith("V1") for operation_id in v1)
+    assert {operation_id.removesuffix("V1") for operation_id in v1} <= set(ids)
 
 
 def test_every_route_appears_with_its_operation_id(app: FastAPI, document: dict[str, Any]) -> None:
@@ -114,8 +121,9 @@ async def test_empty_body_writes_are_documented_without_content(
     empty = [
         op for _, _, op in operations(document) if OPERATIONS[op["operationId"]].response == "empty"
     ]
-    # api §2.0: fourteen 200 writes and the 204 of DELETE order; adapters §3.2: C4 and C7
-    assert len(empty) == 17
+    # api §2.0: fourteen 200 writes and the 204 of DELETE order, on v0 and on v1;
+    # adapters §3.2: C4 and C7
+    assert len(empty) == 2 * 15 + 2
     for operation in empty:
         [success] = [r for s, r in operation["responses"].items() if s.startswith("2")]
         assert "content" not in success, operation["operationId"]
@@ -202,6 +210,13 @@ BODIES: dict[str, tuple[str, str, Any]] = {
     "CreateOrderShipping": ("post", f"{ORDERS}/{UNKNOWN}/shippings", {}),
     "UpdateOrderShipping": ("put", f"{ORDERS}/{UNKNOWN}/shippings/s", {}),
 }
+# the v1 routes (v1.md §2) call the same endpoints
+BODIES.update(
+    {
+        operation_id + "V1": (method, V1 + path.removeprefix(ORDERS), body)
+        for operation_id, (method, path, body) in BODIES.items()
+    }
+)
 
 
 # Configurations are checked against the base schema file (adapters §7.1), not a model

@@ -43,7 +43,7 @@ def _add_line(path: Path, after: str, line: str) -> None:
 def test_contracts_hold(source: Path) -> None:
     result = _lint(source)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 5 kept, 0 broken." in result.stdout
+    assert "Contracts: 6 kept, 0 broken." in result.stdout
 
 
 def test_io_in_a_rule_breaks_the_pure_core(source: Path) -> None:
@@ -103,3 +103,15 @@ def test_writing_events_outside_the_unit_of_work_is_refused(source: Path) -> Non
     assert result.returncode == 1
     assert "Only the unit of work writes events BROKEN" in result.stdout
     assert "kassa.payments.service" in result.stdout
+
+
+def test_an_adapter_reaching_order_code_is_refused(source: Path) -> None:
+    _add_line(
+        source / "kassa/adapters/nonpsp.py",
+        "from __future__ import annotations",
+        "from kassa.orders import repository",
+    )
+    result = _lint(source)
+    assert result.returncode == 1
+    assert "kassa.adapters is not allowed to import kassa.orders" in result.stdout
+    assert "kassa.adapters.nonpsp -> kassa.orders.repository" in result.stdout

@@ -146,3 +146,44 @@ def test_database_timeouts_refuse_bad_values(
     monkeypatch.setenv("KASSA_" + name, value)
     with pytest.raises(ValueError, match=f"KASSA_{name} must be a number of seconds"):
         Settings.from_env()
+
+
+# Mount points (adapters §1.1, §1.4) ------------------------------------------------------------
+
+_PREFIXES = ("PATH_PREFIX", "CONFIGURATION_PATH_PREFIX", "EVENTS_PATH_PREFIX", "NORCE_LAYOUT")
+
+
+def _mounts(settings: Settings) -> tuple[str, str, str]:
+    return (
+        settings.path_prefix,
+        settings.configuration_path_prefix,
+        settings.events_path_prefix,
+    )
+
+
+def test_mount_points_follow_path_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PREFIXES:
+        monkeypatch.delenv("KASSA_" + name, raising=False)
+    assert _mounts(Settings.from_env()) == ("", "", "")
+    monkeypatch.setenv("KASSA_PATH_PREFIX", "shop/")
+    assert _mounts(Settings.from_env()) == ("/shop", "/shop", "/shop")
+    monkeypatch.setenv("KASSA_EVENTS_PATH_PREFIX", "/events/")
+    assert _mounts(Settings.from_env()) == ("/shop", "/shop", "/events")
+    assert _mounts(Settings.from_env(path_prefix="/other")) == ("/other", "/other", "/events")
+    assert _mounts(Settings(path_prefix="/p")) == ("/p", "/p", "/p")
+    assert _mounts(Settings(path_prefix="/p", configuration_path_prefix="")) == ("/p", "", "/p")
+
+
+def test_norce_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PREFIXES:
+        monkeypatch.delenv("KASSA_" + name, raising=False)
+    monkeypatch.setenv("KASSA_NORCE_LAYOUT", "true")
+    norce = ("/checkout/order", "/checkout/configuration", "/checkout/notification")
+    assert _mounts(Settings.from_env()) == norce
+    assert Settings.from_env().norce_layout is True
+    # each explicit setting wins, an empty one too
+    monkeypatch.setenv("KASSA_PATH_PREFIX", "")
+    monkeypatch.setenv("KASSA_EVENTS_PATH_PREFIX", "/n")
+    assert _mounts(Settings.from_env()) == ("", "/checkout/configuration", "/n")
+    # constructed directly, the unset mount points take Norce's; path_prefix is as given
+    assert _mounts(Settings(norce_layout=True, path_prefix="/checkout/order")) == norce

@@ -21,12 +21,15 @@ from kassa.errors import Forbidden, InvalidRequest, MissingHeader, Unauthorized
 from kassa.timeutil import fmt, now
 
 KEY_PREFIX = "kassa_"
+# the stored merchant of a service key (adapters.md §2.2): valid for every merchant. No real
+# merchant can be empty (x-merchant is 1-128 characters).
+ALL_MERCHANTS = ""
 
 
 @dataclass(frozen=True)
 class ApiKey:
     name: str
-    merchant: str
+    merchant: str  # ALL_MERCHANTS: a service key
     channels: tuple[str, ...] | None  # None: every channel
     adapter_id: str | None
     created: str
@@ -43,7 +46,7 @@ class Grant:
     def admits(self, merchant: str, channel: str | None = None) -> bool:
         """The tenancy rule of every route (api §1.4, adapters §2.1): ``channel`` ``None``
         checks the merchant only."""
-        if merchant != self.merchant:
+        if self.merchant != ALL_MERCHANTS and merchant != self.merchant:
             return False
         return channel is None or self.channels is None or channel in self.channels
 
@@ -83,11 +86,18 @@ async def create_key(
     channels: list[str] | None = None,
     name: str | None = None,
     adapter_id: str | None = None,
+    all_merchants: bool = False,
 ) -> tuple[str, ApiKey]:
-    if not merchant:
+    if all_merchants:
+        if merchant:
+            raise InvalidRequest("a key for all merchants names no merchant")
+        if not adapter_id:
+            raise InvalidRequest("a key for all merchants needs an adapter id")
+        merchant = ALL_MERCHANTS
+    elif not merchant:
         raise InvalidRequest("merchant must not be empty")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    name = name or f"{merchant}-{secrets.token_hex(4)}"
+    name = name or f"{merchant or adapter_id}-{secrets.token_hex(4)}"
     created = fmt(now())
     statement = insert(api_keys).values(
         name=name,
@@ -118,6 +128,37 @@ async def revoke_key(db: Database, name: str) -> bool:
         .values(revoked=fmt(now()))
     )
     return await db.write(lambda conn: bool(conn.execute(statement).rowcount))
+
+
+async def register_key(db: Database, *, name: str, key: str, adapter_id: str) -> bool:
+    """Make ``key`` the service key called ``name`` (adapters.md §2.2), if it is not already.
+
+    A key of that name with the same hash is left as it is, revoked or not (a revoked built-in
+    key stays revoked); one with another hash (a new ``adapter_key_secret``) is replaced by the
+    new key. Returns whether anything was written.
+    """
+    key_hash = hash_key(key)
+    found = select(api_keys.c.key_hash).where(api_keys.c.name == name)
+    row = await db.read(lambda conn: conn.execute(found).first())
+    if row is not None and row.key_hash == key_hash:
+        return False
+    values = {
+        "key_hash": key_hash,
+        "merchant": ALL_MERCHANTS,
+        "channels": None,
+        "adapter_id": adapter_id,
+        "created": fmt(now()),
+        "revoked": None,
+    }
+    if row is None:
+        statement: Any = insert(api_keys).values(name=name, **values)
+    else:
+        statement = update(api_keys).where(api_keys.c.name == name).values(**values)
+    try:
+        await db.write(lambda conn: conn.execute(statement))
+    except IntegrityError:  # another process registered it first
+        return False
+    return True
 
 
 async def key_is_valid(db: Database, key: str) -> bool:

@@ -327,7 +327,7 @@ class DeliveryLoop:
         if self._outbound is None:
             transport = PerDestinationTransport(self.per_destination)
             allow = AllowList.parse(self.state.settings.outbound_allow)
-            self._outbound = Outbound(allow, transport=transport)
+            self._outbound = Outbound(allow, transport=transport, loopback=self.state.loopback)
         return self._outbound
 
     async def _post(self, event: Claimed) -> CallResult:

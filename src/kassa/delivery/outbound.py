@@ -1,9 +1,14 @@
-"""Every outbound HTTP call kassa makes (actions now; hooks, validations, notifications later).
+"""Every outbound HTTP call kassa makes (hooks, validations, actions, notifications).
 
 One guarded POST: the URL must be absolute http(s) without user info; the host is resolved once
 and every address must pass the SSRF rules (semantics §12); the connection goes to a checked
 address while ``Host`` and TLS SNI keep the name; redirects are never followed; the response
 body is read up to a cap; every call is signed the Standard Webhooks way (§7.5).
+
+The one exception to the SSRF rules (adapters.md §1.2): a URL on the origin of
+``adapter_callback_base_url`` below the prefix of an adapter mounted in this process is handed to
+the application in-process (``Loopback``: no DNS, no socket); any other URL on that origin is
+refused. Signing, timeouts, size limits, outcomes and metrics are the same either way.
 """
 
 from __future__ import annotations
@@ -197,6 +202,49 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return (
+        parts.scheme,
+        parts.hostname.lower().rstrip("."),
+        port or (443 if parts.scheme == "https" else 80),
+    )
+
+
+@dataclass(frozen=True)
+class Loopback:
+    """The in-process callback origin: ``transport`` reaches the application itself."""
+
+    base_url: str  # adapter_callback_base_url
+    prefixes: tuple[str, ...]  # path prefixes of the adapters mounted in this process
+    transport: httpx.AsyncBaseTransport
+
+    def resolve(self, url: str) -> str | None:
+        """``None``: not on this origin. Else the URL to hand the application (a path of
+        ``base_url`` taken off), when it lies below a mounted adapter's prefix; ``URLRefused``
+        when it does not."""
+        origin = _origin(self.base_url)
+        if origin is None or _origin(url) != origin:
+            return None
+        if len(url) > MAX_URL:
+            raise URLRefused("URL longer than 2048 characters")
+        parts = urlsplit(url)
+        base = urlsplit(self.base_url).path.rstrip("/")
+        path = parts.path
+        if base and not (path == base or path.startswith(base + "/")):
+            raise URLRefused("not the URL of an adapter mounted here")
+        path = path[len(base) :]
+        if not any(path == p or path.startswith(p + "/") for p in self.prefixes):
+            raise URLRefused("not the URL of an adapter mounted here")
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
 # Signing (Standard Webhooks) ------------------------------------------------------------------
 
 
@@ -220,8 +268,21 @@ def sign(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -
 class Outbound:
     """Makes guarded, signed POSTs. One per process; holds the HTTP connection pool."""
 
-    def __init__(self, allow: AllowList, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        allow: AllowList,
+        transport: httpx.AsyncBaseTransport | None = None,
+        loopback: Loopback | None = None,
+    ):
         self.allow = allow
+        self.loopback = loopback
+        self.local = (
+            httpx.AsyncClient(
+                transport=loopback.transport, follow_redirects=False, trust_env=False, timeout=None
+            )
+            if loopback is not None
+            else None
+        )
         # one pool per (address, port, TLS name): a connection verified for one host name is
         # never reused for another name on the same address
         self.client = httpx.AsyncClient(
@@ -233,6 +294,8 @@ class Outbound:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.local is not None:
+            await self.local.aclose()
 
     async def post(
         self,
@@ -273,8 +336,13 @@ class Outbound:
     ) -> CallResult:
         try:
             async with asyncio.timeout(timeout_s):
+                client = self.client
                 try:
-                    target = await prepare(url, self.allow)
+                    local = self.loopback.resolve(url) if self.loopback is not None else None
+                    if local is not None and self.local is not None:
+                        client, target = self.local, Target(local, urlsplit(local).netloc, None)
+                    else:
+                        target = await prepare(url, self.allow)
                 except URLRefused as exc:
                     return CallResult(None, b"", f"url-not-allowed: {exc}", "url-not-allowed", 0)
                 timestamp = int(time.time())
@@ -289,10 +357,10 @@ class Outbound:
                 if secrets:
                     send_headers["webhook-signature"] = sign(secrets, message_id, timestamp, body)
                 extensions = {"sni_hostname": target.sni} if target.sni else {}
-                request = self.client.build_request(
+                request = client.build_request(
                     "POST", target.url, content=body, headers=send_headers, extensions=extensions
                 )
-                response = await self.client.send(request, stream=True)
+                response = await client.send(request, stream=True)
                 try:
                     chunks: list[bytes] = []
                     size = 0

@@ -38,11 +38,13 @@ def parse_filter(params: QueryParams, merchant: str, channel: str) -> OrderFilte
             if status is None:
                 raise qp.bad("status", f"unknown order status {raw!r}")
             statuses.append(status.value)
-    order_by_raw = qp.one(params, "order_by") or "created"
-    order_by = _ORDER_BY.get(order_by_raw.lower())
+    # an empty value is a bad enum value (400), not the default
+    order_by_raw = qp.one(params, "order_by")
+    order_by = _ORDER_BY.get("created" if order_by_raw is None else order_by_raw.lower())
     if order_by is None:
         raise qp.bad("order_by", "must be created, billingEmail, billingName or cartTotal")
-    direction = (qp.one(params, "order_by_direction") or "desc").lower()
+    direction_raw = qp.one(params, "order_by_direction")
+    direction = "desc" if direction_raw is None else direction_raw.lower()
     if direction not in {"asc", "desc"}:
         raise qp.bad("order_by_direction", "must be asc or desc")
     search = qp.one(params, "search")

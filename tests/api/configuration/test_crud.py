@@ -3,6 +3,8 @@ writes, deletes, versions."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.api.configuration.conftest import NORCE_SCHEMA, Key, config
@@ -118,3 +120,20 @@ async def test_deletes(cfg: httpx.AsyncClient, k1: Key) -> None:
     assert cleared.status_code == 204, cleared.text
     assert (await cfg.get(k1.channels())).json() == []
     assert (await cfg.delete(k1.url("no"))).status_code == 204  # nothing left: still 204
+
+
+async def test_concurrent_writes_of_one_channel_are_serialised(
+    cfg: httpx.AsyncClient, k1: Key
+) -> None:
+    # the same new name twice at once: one creates (version 1), the other replaces (2)
+    answers = await asyncio.gather(
+        *(cfg.put(k1.url("se", "a"), json=config("a", writer=n)) for n in range(2))
+    )
+    assert sorted(r.headers["etag"] for r in answers) == ['"1"', '"2"'], [a.text for a in answers]
+    # one place left in the channel, two writers: exactly one gets it
+    await cfg.put(k1.url("se"), json=[config(f"c{i:02}") for i in range(98)])
+    answers = await asyncio.gather(
+        *(cfg.put(k1.url("se", f"last{n}"), json=config(f"last{n}")) for n in range(2))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 400]
+    assert len((await cfg.get(k1.url("se"))).json()) == 100

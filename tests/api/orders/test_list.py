@@ -252,7 +252,13 @@ async def test_order_by_uses_client_cart_total(client: httpx.AsyncClient) -> Non
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("order_by", "price"), ("order_by", "billing_email"), ("order_by_direction", "up")],
+    [
+        ("order_by", "price"),
+        ("order_by", "billing_email"),
+        ("order_by", ""),
+        ("order_by_direction", "up"),
+        ("order_by_direction", ""),
+    ],
 )
 async def test_bad_sort_values(client: httpx.AsyncClient, name: str, value: str) -> None:
     await bad_query(client, {name: value}, name)

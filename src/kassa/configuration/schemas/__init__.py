@@ -47,8 +47,21 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int)
 
 
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    # JSON Schema patterns are ECMA-262: a final "$" matches only at the very end, where
+    # Python's also matches before a final newline ("SE\n" would pass "^[A-Za-z]{2}$")
+    if not validator.is_type(instance, "string"):
+        return
+    ecma = (
+        pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+    )
+    if re.search(ecma, instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Exact = validators.extend(
     Draft202012Validator,
+    validators={"pattern": _pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 _VALIDATORS = {name: _Exact(schema) for name, schema in _SCHEMAS.items()}

@@ -20,6 +20,7 @@ from kassa.db.tables import events
 from tests.conftest import ORDERS, Tenant, client_for, create_order, make_tenant
 from tests.support.console import (
     CONSOLE,
+    Login,
     form_action,
     form_fields,
     login_response,
@@ -513,3 +514,35 @@ async def test_execute_a_registered_action_once(
     finally:
         if app.state.kassa.outbound is not None:
             await app.state.kassa.outbound.aclose()
+
+
+async def test_admin_manages_operators(
+    browser: httpx.AsyncClient, db: Database, tenant: Tenant, app: FastAPI
+) -> None:
+    admin = await make_operator(db, tenant.merchant, Role.admin)
+    other = await make_operator(db, (await make_tenant(db)).merchant, Role.viewer)
+    await sign_in(browser, admin)
+    page = await browser.get(f"{CONSOLE}/configuration")
+    fields = form_fields(page.text, "create-operator-form")
+    name = f"new-{secrets.token_hex(4)}"
+    created = await browser.post(
+        f"{CONSOLE}/configuration/operators", data={**fields, "name": name, "role": "operator"}
+    )
+    assert created.status_code == 200
+    password = re.search(r'data-testid="created-secret">([^<]+)<', created.text)
+    assert password
+    async with client_for(app) as newcomer:
+        await sign_in(newcomer, Login(name, tenant.merchant, password.group(1)))
+        reset = await browser.post(
+            f"{CONSOLE}/configuration/operators/{name}/reset-password", data=fields
+        )
+        assert reset.status_code == 200
+        assert (await newcomer.get(f"{CONSOLE}/orders")).status_code == 303  # signed out
+    # another merchant's operator is out of reach
+    refused = await browser.post(
+        f"{CONSOLE}/configuration/operators/{other.name}/disable", data=fields
+    )
+    assert refused.status_code == 403
+    assert (
+        await browser.post(f"{CONSOLE}/configuration/operators/{name}/disable", data=fields)
+    ).status_code == 303

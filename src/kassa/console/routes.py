@@ -541,6 +541,23 @@ async def disable_operator(name: str, request: Request) -> Response:
     return redirect(f"{PREFIX}/configuration?done=disabled")
 
 
+@router.post("/configuration/operators/{name}/reset-password")
+async def reset_operator_password(name: str, request: Request) -> Response:
+    session: Session | None = None
+    try:
+        session, _ = await _posted(request, Role.admin)
+        db = app_state(request).db
+        mine = {o.name for o in await accounts.list_operators(db, session.operator.merchant)}
+        password = await accounts.reset_password(db, name) if name in mine else None
+        if password is None:
+            raise Denied("No operator of your merchant has that name.")
+    except KassaError as exc:
+        return _error_page(request, session, exc)
+    return render(
+        request, "created.html", session, what=f"a new password for {name}", secret=password
+    )
+
+
 @router.post("/configuration/configurations")
 async def save_configuration(request: Request) -> Response:
     session: Session | None = None

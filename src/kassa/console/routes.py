@@ -1,5 +1,6 @@
 """The console's pages (``/console``): sign-in, orders, an order with its payments, ledger,
-timeline and callbacks, payment actions, deliveries, needs attention, configuration.
+timeline and callbacks, payment actions, deliveries, needs attention, the dashboard; and the
+configuration pages of ``kassa.console.admin_routes``.
 
 Every page needs a session; every POST needs the session's CSRF token; writes need the role
 ``operator`` (payment actions, retries) or ``admin`` (keys, operators, configurations).
@@ -8,7 +9,6 @@ Every page needs a session; every POST needs the session's CSRF token; writes ne
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
@@ -16,22 +16,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import timeutil
-from kassa.auth import keys
 from kassa.console import accounts, insights
 from kassa.console import service as console
 from kassa.console.accounts import Role, Session
+from kassa.console.admin_routes import router as admin_router
 from kassa.console.web import (
     COOKIE,
+    DONE,
     LOGIN_CSRF_COOKIE,
     PREFIX,
+    BadCsrf,
+    Denied,
     client_address,
+    error_page,
     form,
+    login_redirect,
+    posted,
     redirect,
     render,
     session_of,
     set_cookie,
+    text,
 )
-from kassa.errors import KassaError, PreconditionFailed
+from kassa.errors import KassaError
 from kassa.http import app_state
 from kassa.schemas_common import OrderStatus
 
@@ -39,55 +46,6 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 25
 STATUSES = tuple(status.value for status in OrderStatus)
-DONE = {
-    "capture": "Capture recorded.",
-    "refund": "Refund recorded.",
-    "action": "Action executed.",
-    "retry": "Delivery retry scheduled.",
-    "replayed": "That form was already submitted; it was executed once.",
-    "saved": "Saved.",
-    "revoked": "Revoked.",
-    "disabled": "Operator disabled.",
-}
-
-
-class Denied(KassaError):
-    code, status = "forbidden", 403
-
-
-class BadCsrf(KassaError):
-    code, status = "csrf-failed", 403
-
-
-def _login_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
-
-
-async def _posted(request: Request, role: Role) -> tuple[Session, dict[str, str]]:
-    """The session and form of a POST: CSRF token first, then the role."""
-    session = await session_of(request)
-    fields = await form(request)
-    if session is None or not accounts.same_token(session.csrf, fields.get("csrf")):
-        raise BadCsrf("The form is missing its CSRF token or has expired; reload the page.")
-    if not session.operator.role.at_least(role):
-        raise Denied(f"Your role ({session.operator.role}) may not do this.")
-    return session, fields
-
-
-def _error_page(request: Request, session: Session | None, exc: KassaError) -> Response:
-    message = exc.message
-    if isinstance(exc, PreconditionFailed):
-        message = (
-            "The order changed since this page was loaded (412): nothing was executed. "
-            "Reload the order and try again."
-        )
-    return render(request, "error.html", session, status=exc.status, message=message, code=exc.code)
-
-
-def _text(fields: dict[str, str] | Any, name: str) -> str | None:
-    value = fields.get(name)
-    return value.strip() or None if isinstance(value, str) else None
 
 
 # Sign-in -----------------------------------------------------------------------------------------
@@ -119,7 +77,7 @@ async def login(request: Request) -> Response:
     fields = await form(request)
     state = app_state(request)
     if not accounts.same_token(request.cookies.get(LOGIN_CSRF_COOKIE, ""), fields.get("csrf")):
-        return _error_page(request, None, BadCsrf("The sign-in form expired; reload it."))
+        return error_page(request, None, BadCsrf("The sign-in form expired; reload it."))
     name, password = fields.get("name", ""), fields.get("password", "")
     address = client_address(request)
     if await accounts.throttled(state.db, name, address):
@@ -154,9 +112,9 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     try:
-        await _posted(request, Role.viewer)
+        await posted(request, Role.viewer)
     except KassaError as exc:
-        return _error_page(request, None, exc)
+        return error_page(request, None, exc)
     token = request.cookies.get(COOKIE)
     if token:
         await accounts.end_session(app_state(request).db, token)
@@ -172,18 +130,18 @@ async def logout(request: Request) -> Response:
 async def orders_page(request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     params = request.query_params
     page = int(params["page"]) if params.get("page", "").isdigit() and params["page"] != "0" else 1
-    q = _text(params, "q")
-    status = _text(params, "status")
+    q = text(params, "q")
+    status = text(params, "status")
     filters = {
         "status": status or "",
-        "channel": _text(params, "channel") or "",
-        "from": _text(params, "from") or "",
-        "to": _text(params, "to") or "",
-        "country": _text(params, "country") or "",
-        "currency": _text(params, "currency") or "",
+        "channel": text(params, "channel") or "",
+        "from": text(params, "from") or "",
+        "to": text(params, "to") or "",
+        "country": text(params, "country") or "",
+        "currency": text(params, "currency") or "",
         "q": q or "",
     }
     state = app_state(request)
@@ -246,12 +204,12 @@ async def orders_page(request: Request) -> Response:
 async def order_page(order_id: str, request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     state = app_state(request)
     try:
         view = await console.read_order(state, session.operator, order_id)
     except KassaError as exc:
-        return _error_page(request, session, exc)
+        return error_page(request, session, exc)
     payments = await console.payments_of(state, view)
     history = await console.history(state, order_id)
     events, _ = await console.list_events(
@@ -300,7 +258,7 @@ def _amount(value: str | None) -> Decimal:
 async def record_transaction(order_id: str, payment_id: str, request: Request) -> Response:
     session: Session | None = None
     try:
-        session, fields = await _posted(request, Role.operator)
+        session, fields = await posted(request, Role.operator)
         event = fields.get("event", "")
         if event not in {"capture", "refund"}:
             raise Denied("Only captures and refunds are recorded from the console.")
@@ -317,7 +275,7 @@ async def record_transaction(order_id: str, payment_id: str, request: Request) -
             key=fields.get("idempotency_key", ""),
         )
     except KassaError as exc:
-        return _error_page(request, session, exc)
+        return error_page(request, session, exc)
     done = "replayed" if result.replayed else event
     return redirect(f"{PREFIX}/orders/{quote(order_id)}?done={done}")
 
@@ -328,7 +286,7 @@ async def execute_action(
 ) -> Response:
     session: Session | None = None
     try:
-        session, fields = await _posted(request, Role.operator)
+        session, fields = await posted(request, Role.operator)
         state = app_state(request)
         view = await console.read_order(state, session.operator, order_id)
         result = await console.execute_action(
@@ -341,7 +299,7 @@ async def execute_action(
             key=fields.get("idempotency_key", ""),
         )
     except KassaError as exc:
-        return _error_page(request, session, exc)
+        return error_page(request, session, exc)
     done = "replayed" if result.replayed else "action"
     return redirect(f"{PREFIX}/orders/{quote(order_id)}?done={done}")
 
@@ -353,12 +311,10 @@ async def execute_action(
 async def deliveries_page(request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     params = request.query_params
     page = int(params["page"]) if params.get("page", "").isdigit() and params["page"] != "0" else 1
-    filters = {
-        name: _text(params, name) or "" for name in ("order", "status", "channel", "adapter")
-    }
+    filters = {name: text(params, name) or "" for name in ("order", "status", "channel", "adapter")}
     f = console.event_filter(
         session.operator,
         order_id=filters["order"] or None,
@@ -393,11 +349,11 @@ async def deliveries_page(request: Request) -> Response:
 async def delivery_page(event_id: str, request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     try:
         event = await console.get_event(app_state(request), session.operator, event_id)
     except KassaError as exc:
-        return _error_page(request, session, exc)
+        return error_page(request, session, exc)
     return render(
         request,
         "delivery.html",
@@ -412,12 +368,12 @@ async def delivery_page(event_id: str, request: Request) -> Response:
 async def retry_delivery(event_id: str, request: Request) -> Response:
     session: Session | None = None
     try:
-        session, fields = await _posted(request, Role.operator)
+        session, fields = await posted(request, Role.operator)
         result = await console.retry_event(
             request, session.operator, event_id, key=fields.get("idempotency_key", "")
         )
     except KassaError as exc:
-        return _error_page(request, session, exc)
+        return error_page(request, session, exc)
     done = "replayed" if result.replayed else "retry"
     return redirect(f"{PREFIX}/deliveries/{quote(event_id)}?done={done}")
 
@@ -429,7 +385,7 @@ async def retry_delivery(event_id: str, request: Request) -> Response:
 async def attention_page(request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     found = await insights.attention(app_state(request), session.operator)
     return render(request, "attention.html", session, **found)
 
@@ -438,139 +394,9 @@ async def attention_page(request: Request) -> Response:
 async def dashboard_page(request: Request) -> Response:
     session = await session_of(request)
     if session is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     data = await insights.dashboard(app_state(request), session.operator)
     return render(request, "dashboard.html", session, data=data)
 
 
-# Configuration (admin) ----------------------------------------------------------------------------
-
-
-@router.get("/configuration")
-async def configuration_page(request: Request) -> Response:
-    session = await session_of(request)
-    if session is None:
-        return _login_redirect(request)
-    if not session.operator.role.at_least(Role.admin):
-        return _error_page(request, session, Denied("Configuration is for admins."))
-    state = app_state(request)
-    operator = session.operator
-    api_keys = [k for k in await keys.list_keys(state.db) if k.merchant == operator.merchant]
-    operators = await accounts.list_operators(state.db, operator.merchant)
-    channels = await console.channels(request, operator)
-    channel = _text(request.query_params, "channel") or (channels[0] if channels else "")
-    configs = await console.configurations_of(request, operator, channel) if channel else []
-    return render(
-        request,
-        "configuration.html",
-        session,
-        api_keys=api_keys,
-        operators=operators,
-        channels=channels,
-        channel=channel,
-        configs=configs,
-        created_key=None,
-        created_password=None,
-        done=DONE.get(request.query_params.get("done", "")),
-        roles=list(Role),
-    )
-
-
-@router.post("/configuration/keys")
-async def create_key(request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, fields = await _posted(request, Role.admin)
-        channel = _text(fields, "channel")
-        key, info = await keys.create_key(
-            app_state(request).db,
-            merchant=session.operator.merchant,
-            channels=[channel] if channel else None,
-            name=_text(fields, "name"),
-        )
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return render(request, "created.html", session, what=f"API key {info.name}", secret=key)
-
-
-@router.post("/configuration/keys/{name}/revoke")
-async def revoke_key(name: str, request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, _ = await _posted(request, Role.admin)
-        db = app_state(request).db
-        mine = {k.name for k in await keys.list_keys(db) if k.merchant == session.operator.merchant}
-        if name not in mine or not await keys.revoke_key(db, name):
-            raise Denied("No active key of your merchant has that name.")
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return redirect(f"{PREFIX}/configuration?done=revoked")
-
-
-@router.post("/configuration/operators")
-async def create_operator(request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, fields = await _posted(request, Role.admin)
-        role = fields.get("role", "viewer")
-        channel = _text(fields, "channel")
-        operator, password = await accounts.create_operator(
-            app_state(request).db,
-            fields.get("name", "").strip(),
-            merchant=session.operator.merchant,
-            role=Role(role) if role in Role.__members__ else Role.viewer,
-            channels=[channel] if channel else None,
-        )
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return render(
-        request, "created.html", session, what=f"operator {operator.name}", secret=password
-    )
-
-
-@router.post("/configuration/operators/{name}/disable")
-async def disable_operator(name: str, request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, _ = await _posted(request, Role.admin)
-        db = app_state(request).db
-        if not await accounts.disable_operator(db, name, session.operator.merchant):
-            raise Denied("No enabled operator of your merchant has that name.")
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return redirect(f"{PREFIX}/configuration?done=disabled")
-
-
-@router.post("/configuration/operators/{name}/reset-password")
-async def reset_operator_password(name: str, request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, _ = await _posted(request, Role.admin)
-        db = app_state(request).db
-        mine = {o.name for o in await accounts.list_operators(db, session.operator.merchant)}
-        password = await accounts.reset_password(db, name) if name in mine else None
-        if password is None:
-            raise Denied("No operator of your merchant has that name.")
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return render(
-        request, "created.html", session, what=f"a new password for {name}", secret=password
-    )
-
-
-@router.post("/configuration/configurations")
-async def save_configuration(request: Request) -> Response:
-    session: Session | None = None
-    try:
-        session, fields = await _posted(request, Role.admin)
-        channel = fields.get("channel", "")
-        await console.save_configuration(
-            request,
-            session.operator,
-            channel,
-            fields.get("json", ""),
-            key=fields.get("idempotency_key", ""),
-        )
-    except KassaError as exc:
-        return _error_page(request, session, exc)
-    return redirect(f"{PREFIX}/configuration?channel={quote(channel)}&done=saved")
+router.include_router(admin_router)

@@ -1,5 +1,5 @@
 """The console's web plumbing: templates (autoescaped), security headers, the session cookie,
-CSRF checks and form parsing."""
+CSRF and role checks of a POST, form parsing, and the error page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -19,6 +19,7 @@ from starlette.types import Scope
 from kassa import jsonutil
 from kassa.console import accounts
 from kassa.console.accounts import Role, Session
+from kassa.errors import KassaError, PreconditionFailed
 from kassa.http import app_state
 
 PREFIX = "/console"
@@ -138,3 +139,54 @@ class _StaticFiles(StaticFiles):
 
 def static_files() -> StaticFiles:
     return _StaticFiles(directory=HERE / "static")
+
+
+DONE = {
+    "capture": "Capture recorded.",
+    "refund": "Refund recorded.",
+    "action": "Action executed.",
+    "retry": "Delivery retry scheduled.",
+    "replayed": "That form was already submitted; it was executed once.",
+    "saved": "Saved.",
+    "revoked": "Revoked.",
+    "disabled": "Operator disabled.",
+}
+
+
+class Denied(KassaError):
+    code, status = "forbidden", 403
+
+
+class BadCsrf(KassaError):
+    code, status = "csrf-failed", 403
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
+
+
+async def posted(request: Request, role: Role) -> tuple[Session, dict[str, str]]:
+    """The session and form of a POST: CSRF token first, then the role."""
+    session = await session_of(request)
+    fields = await form(request)
+    if session is None or not accounts.same_token(session.csrf, fields.get("csrf")):
+        raise BadCsrf("The form is missing its CSRF token or has expired; reload the page.")
+    if not session.operator.role.at_least(role):
+        raise Denied(f"Your role ({session.operator.role}) may not do this.")
+    return session, fields
+
+
+def error_page(request: Request, session: Session | None, exc: KassaError) -> Response:
+    message = exc.message
+    if isinstance(exc, PreconditionFailed):
+        message = (
+            "The order changed since this page was loaded (412): nothing was executed. "
+            "Reload the order and try again."
+        )
+    return render(request, "error.html", session, status=exc.status, message=message, code=exc.code)
+
+
+def text(fields: dict[str, str] | Any, name: str) -> str | None:
+    value = fields.get(name)
+    return value.strip() or None if isinstance(value, str) else None

@@ -131,6 +131,8 @@ def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
             secrets=merchant_secrets,
             db=state.db,
             idempotency_retention=settings.idempotency_retention,
+            public_base_url=settings.public_base_url,
+            push_max_attempts=settings.sandbox_push_max_attempts,
         )
         app.include_router(adapter.mount(ctx))
         contexts.append(ctx)

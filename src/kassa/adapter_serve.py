@@ -75,6 +75,8 @@ def standalone_app(settings: Settings, name: str, db: Database) -> FastAPI:
         secrets=merchant_secrets,
         db=db,
         idempotency_retention=settings.idempotency_retention,
+        public_base_url=settings.public_base_url,
+        push_max_attempts=settings.sandbox_push_max_attempts,
     )
 
     @contextlib.asynccontextmanager

@@ -45,3 +45,17 @@ async def shop(db: Database) -> Tenant:
 async def storefront(adapter_app: FastAPI, shop: Tenant) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(adapter_app, shop.headers) as c:
         yield c
+
+
+BUILTIN = ("nonpsp_adapter", "kassa_sandbox_psp_adapter")
+
+
+@pytest.fixture(scope="session")
+def sandbox_app(settings: Settings, db: Database) -> FastAPI:
+    return create_app(adapter_settings(settings, builtin_adapters=BUILTIN), db=db)
+
+
+@pytest.fixture
+async def buyer(sandbox_app: FastAPI, shop: Tenant) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(sandbox_app, shop.headers) as c:
+        yield c

@@ -108,3 +108,22 @@ def signed_headers(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": f"v1,{signature}",
     }
+
+
+SANDBOX = "/checkout/sandbox-psp-adapter"
+SANDBOX_ORDERS = SANDBOX + "/api/checkout/v1/orders"
+SANDBOX_CALLBACKS = SANDBOX + "/api/checkout/v1/callback/orders"
+SANDBOX_ACTIONS = SANDBOX + "/api/order/v1/orders"
+
+
+def sandbox_configuration(*, active: bool = True, **extra: Any) -> dict[str, Any]:
+    return {
+        "$schema": "https://kassa.example/schemas/kassa_sandbox_psp_adapter.json",
+        "id": "kassa_sandbox_psp_adapter",
+        "active": active,
+        "redirectUrls": {
+            "confirmationUrl": "https://shop.example/thanks/{orderId}?m={merchant}",
+            "checkoutUrl": "https://shop.example/checkout/{orderId}",
+        },
+        **extra,
+    }

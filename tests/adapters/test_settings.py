@@ -50,9 +50,9 @@ def test_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env()
     monkeypatch.delenv("KASSA_ADAPTER_REQUEST_TIMEOUT")
     monkeypatch.setenv("KASSA_SANDBOX_SHIPPING_PATH_PREFIX", "/checkout/sandbox-psp-adapter")
-    monkeypatch.setenv("KASSA_BUILTIN_ADAPTERS", "kassa_sandbox_psp_adapter")
+    monkeypatch.setenv("KASSA_BUILTIN_ADAPTERS", "kassa_sandbox_shipping_adapter")
     assert problems(Settings.from_env()) == [
         "KASSA_SANDBOX_SHIPPING_PATH_PREFIX must differ from KASSA_SANDBOX_PSP_PATH_PREFIX "
         "(/checkout/sandbox-psp-adapter)",
-        "adapter 'kassa_sandbox_psp_adapter' is not available in this version",
+        "adapter 'kassa_sandbox_shipping_adapter' is not available in this version",
     ]

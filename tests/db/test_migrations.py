@@ -8,16 +8,25 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Connection
 
+from kassa.adapters import sandbox_store
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.db.tables import events, metadata
 
 
+def _declared() -> MetaData:
+    """kassa's tables and the sandbox PSP's own (its simulated store, migrated with kassa's)."""
+    declared = MetaData()
+    for table in [*metadata.tables.values(), sandbox_store.pushes]:
+        table.to_metadata(declared)
+    return declared
+
+
 def _differences(connection: Connection) -> list[Any]:
-    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+    return list(compare_metadata(MigrationContext.configure(connection), _declared()))
 
 
 def _order_indexes(connection: Connection) -> set[str]:

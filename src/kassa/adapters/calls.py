@@ -53,6 +53,8 @@ class AdapterContext:
     secrets: SecretSource  # a merchant's webhook secrets
     db: Database | None  # idempotency records (None: Idempotency-Key not honoured)
     idempotency_retention: float = 24 * 3600
+    public_base_url: str | None = None  # base of buyer-facing URLs (None: relative)
+    push_max_attempts: int = 5  # the sandbox PSP's pushes
 
 
 @dataclass

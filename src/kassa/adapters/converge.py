@@ -55,10 +55,16 @@ class OrderSession:
         return self.order
 
     async def write(
-        self, method: str, path: str, body: Any = None, *, has_body: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        has_body: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         """A write below the order, conditional on the ETag last seen; raises ``Stale`` on 412."""
-        headers = {"If-Match": self.etag} if self.etag else {}
+        headers = {**(headers or {}), **({"If-Match": self.etag} if self.etag else {})}
         reply = await self.upstream.send(
             self.caller,
             method,

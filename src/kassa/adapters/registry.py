@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kassa.adapters import nonpsp
+from kassa.adapters import nonpsp, sandbox_psp
 from kassa.adapters.calls import AdapterContext
 from kassa.config import Settings
 
@@ -23,7 +23,7 @@ BUILTIN: dict[str, BuiltinAdapter] = {
     a.adapter_id: a
     for a in (
         BuiltinAdapter(nonpsp.ADAPTER_ID, "nonpsp_adapter_path_prefix", nonpsp.mount),
-        BuiltinAdapter("kassa_sandbox_psp_adapter", "sandbox_psp_path_prefix", None, True),
+        BuiltinAdapter(sandbox_psp.ADAPTER_ID, "sandbox_psp_path_prefix", sandbox_psp.mount, True),
         BuiltinAdapter("kassa_sandbox_shipping_adapter", "sandbox_shipping_path_prefix", None),
     )
 }

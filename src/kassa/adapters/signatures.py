@@ -40,3 +40,18 @@ def verify(
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
             return True
     return False
+
+
+def sign(secret: str, message_id: str, body: bytes, now: float) -> dict[str, str]:
+    """The Standard Webhooks headers of a call signed with ``secret`` (semantics §7.5)."""
+    timestamp = str(int(now))
+    content = f"{message_id}.{timestamp}.".encode() + body
+    try:
+        digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
+    except (binascii.Error, ValueError):
+        digest = b""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }

@@ -561,3 +561,73 @@ async def test_capture_on_complete(
     assert response.status_code == 200, response.text
     [event] = response.json()["data"]
     assert event["status"] == "succeeded"
+
+
+async def test_concurrent_authorisations(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """Two P3 at once: one authorisation, one successful open; the other is refused or sees it."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    responses = await asyncio.gather(
+        authorize(buyer, order_id, payment_id, {"scenario": "approve"}),
+        authorize(buyer, order_id, payment_id, {"scenario": "approve"}),
+    )
+    assert sorted(r.status_code for r in responses)[0] == 200, [r.text for r in responses]
+    for response in responses:
+        if response.status_code != 200:
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] in ("payment-in-progress", "invalid-state-transition")
+    ledger = await transactions(buyer, order_id, payment_id)
+    assert [(t["event"], t["isSuccess"]) for t in ledger] == [("open", True)]
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "accepted"
+    assert payment_of(order, payment_id)["state"] == "reserved"
+
+
+async def test_direct_capture_idempotency_key(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A direct call's Idempotency-Key is passed on to its transaction: a retry captures once."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    assert (await authorize(buyer, order_id, payment_id)).status_code == 200
+    url = f"{SANDBOX_ACTIONS}/{order_id}/payments/{payment_id}/capture"
+    headers = {"Idempotency-Key": "capture-5"}
+    for _ in range(2):
+        response = await buyer.post(url, json={"amount": 5}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"action": "capture", "amount": 5, "pspStatus": "CAPTURED"}
+    [capture] = successful(await transactions(buyer, order_id, payment_id), "capture")
+    assert capture["amount"] == 5
+
+
+async def test_confirm_page_without_redirect_urls(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    order_id, payment_id = await sandbox_checkout(buyer, shop, redirectUrls={})
+    response = await authorize(buyer, order_id, payment_id, {"scenario": "redirect"})
+    url = response.json()["redirectUrl"]
+    async with httpx.AsyncClient(transport=buyer._transport, base_url="http://kassa.test") as page:
+        response = await page.post(url, data={"outcome": "decline"})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Payment declined" in response.text
+        response = await page.post(url, data={"outcome": "sideways"})
+        assert response.status_code == 400 and "challenge-bad-request" in response.text
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "checkout"
+    assert payment_of(order, payment_id)["state"] == "declined"
+
+
+async def test_pending_declined_by_push(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    order_id, payment_id = await sandbox_checkout(
+        buyer, shop, push={"delayMs": 50}, pendingOutcome="decline"
+    )
+    response = await authorize(buyer, order_id, payment_id, {"cardNumber": "4000000000000077"})
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if payment_of(await get_order(buyer, order_id), payment_id)["state"] == "declined":
+            break
+        await asyncio.sleep(0.1)
+    order = await get_order(buyer, order_id)
+    assert payment_of(order, payment_id)["state"] == "declined"
+    assert order["state"]["currentStatus"] == "checkout"
+    ledger = await transactions(buyer, order_id, payment_id)
+    assert [(t["event"], t["isSuccess"], t["pspStatus"]) for t in ledger] == [
+        ("process", True, "PENDING"),
+        ("open", False, "REFUSED"),
+    ]

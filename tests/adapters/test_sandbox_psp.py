@@ -631,3 +631,26 @@ async def test_pending_declined_by_push(buyer: httpx.AsyncClient, shop: Tenant) 
         ("process", True, "PENDING"),
         ("open", False, "REFUSED"),
     ]
+
+
+async def test_retry_after_the_cart_changed(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A declined payment keeps its amount while the buyer changes the cart; the retry covers
+    the new total."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    assert (
+        await authorize(buyer, order_id, payment_id, {"scenario": "decline"})
+    ).status_code == 200
+    order = await get_order(buyer, order_id)
+    item_id = order["cart"]["items"][0]["id"]
+    response = await buyer.put(
+        f"{ORDERS}/{order_id}/cart", json={"items": [item(25, 20, quantity=2, id=item_id)]}
+    )
+    assert response.status_code == 200, response.text
+    assert payment_of(await get_order(buyer, order_id), payment_id)["amount"] == 20
+    response = await authorize(buyer, order_id, payment_id, {"scenario": "approve"})
+    assert response.status_code == 200, response.text
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "accepted"
+    assert payment_of(order, payment_id)["amount"] == 32.5
+    [opened] = successful(await transactions(buyer, order_id, payment_id), "open")
+    assert opened["amount"] == 32.5

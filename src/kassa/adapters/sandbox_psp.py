@@ -49,6 +49,7 @@ from kassa.errors import (
     InvalidAmount,
     InvalidRequest,
     InvalidStateTransition,
+    KassaError,
     OrderNotEditable,
     RouteNotFound,
     field_error,
@@ -419,15 +420,20 @@ def mount(ctx: AdapterContext) -> Any:
                         raise PaymentInProgress(state)
                     if state not in {"intent", "declined"}:
                         raise InvalidStateTransition(state, "processing")
-                    if status == "checkout":  # validation; a failure changes nothing
+                    if state == "declined":
+                        # a retry after a decline; the hooks left a declined payment's amount
+                        # alone while the buyer changed the cart, so it covers the order again
+                        retry = {
+                            **payment,
+                            "state": "intent",
+                            "amount": remainder(s.order, payment_id),
+                        }
+                        reply = await s.write("PUT", f"/payments/{payment_id}", retry)
+                        payment = remember(s, dict(reply.body))
+                    if status == "checkout":  # validation; a failure changes nothing more
                         await s.write("PUT", "/state", {"currentStatus": "processing"})
                         await s.reread()
                         _, payment = own_payment(s.order, payment_id)
-                    if payment.get("state") == "declined":  # a retry after a decline
-                        reply = await s.write(
-                            "PUT", f"/payments/{payment_id}", {**payment, "state": "intent"}
-                        )
-                        payment = remember(s, dict(reply.body))
                     attempt = int(own(payment).get("attempt") or 0) + 1
                     started["attempt"] = attempt
                     target = "pending" if scenario in {"pending", "review"} else "processing"
@@ -554,7 +560,9 @@ def mount(ctx: AdapterContext) -> Any:
         try:
             session = await callback_session(caller, claims["o"], _NOT_FOUND)
             _, payment = own_payment(session.order, claims["p"])
-        except (PaymentNotFound, Exception):
+        except KassaError as exc:
+            if exc.status != 404:
+                raise
             return _not_found_page()
         amount = html.escape(f"{payment.get('amount', 0)} {payment.get('currency') or ''}")
         order = html.escape(claims["o"])
@@ -590,7 +598,9 @@ def mount(ctx: AdapterContext) -> Any:
         try:
             session = await callback_session(caller, claims["o"], AUTHORIZE_ERRORS)
             own_payment(session.order, claims["p"])
-        except Exception:
+        except KassaError as exc:
+            if exc.status != 404:
+                raise
             return _not_found_page()
 
         async def plan(s: OrderSession) -> dict[str, Any]:

@@ -654,3 +654,31 @@ async def test_retry_after_the_cart_changed(buyer: httpx.AsyncClient, shop: Tena
     assert payment_of(order, payment_id)["amount"] == 32.5
     [opened] = successful(await transactions(buyer, order_id, payment_id), "open")
     assert opened["amount"] == 32.5
+
+
+async def test_refused_pushes_are_retried_later(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A push the callback refuses (here: the payment's reference changed meanwhile, so the
+    push names an unknown payment) is recorded with its status and due again 5 s later."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop, push={"delayMs": 50})
+    assert (
+        await authorize(buyer, order_id, payment_id, {"scenario": "pending"})
+    ).status_code == 200
+    payment = payment_of(await get_order(buyer, order_id), payment_id)
+    response = await buyer.put(
+        f"{ORDERS}/{order_id}/payments/{payment_id}", json={**payment, "reference": "psp-moved"}
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        sent = await push_of(buyer, order_id, payment_id)
+        if all(p["attempts"] >= 1 for p in sent):
+            break
+        await asyncio.sleep(0.1)
+    sent = await push_of(buyer, order_id, payment_id)
+    assert [(p["attempts"], p["lastStatusCode"], p["delivered"]) for p in sent] == [
+        (1, 404, False),
+        (1, 404, False),
+    ]
+    order = await get_order(buyer, order_id)
+    assert payment_of(order, payment_id)["state"] == "pending"
+    assert order["state"]["currentStatus"] == "processing"

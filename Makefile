@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/kassa migrate
 	$(BIN)/kassa apikey ensure-dev
+	$(BIN)/kassa operator ensure-dev
 	exec $(BIN)/kassa serve
 
 # A sandbox checkout in one command: fresh ./kassa-demo.db, the demo merchant, an API key, the

@@ -22,8 +22,9 @@
 #                          most 1,000 transactions: keep BENCH_TX_ORDERS x 1000 above the
 #                          transactions a warm-up + run posts)
 #   BENCH_SCENARIOS="get_order patch_attributes list_email list_status post_transaction
-#                    checkout_flow nonpsp_flow demo_flow"   (the floor runs those of get_order and
-#                    post_transaction)
+#                    checkout_flow nonpsp_flow demo_flow console_orders console_order"   (the
+#                    floor runs those of get_order and post_transaction; console_*: the
+#                    operator console's orders page and order page, signed in as a viewer)
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
 #   BENCH_KEEP=1           keep the temporary directory (SQLite database, server logs) for
 #                          inspection (a PostgreSQL server is always stopped and removed)
@@ -47,7 +48,8 @@ THREADS=${BENCH_THREADS:-2}
 ORDERS=${BENCH_ORDERS:-100000}
 PATCH_ORDERS=${BENCH_PATCH_ORDERS:-100}
 TX_ORDERS=${BENCH_TX_ORDERS:-200}
-ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow nonpsp_flow demo_flow"
+ALL_SCENARIOS="get_order patch_attributes list_email list_status post_transaction checkout_flow
+    nonpsp_flow demo_flow console_orders console_order"
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 FLOOR_SCENARIOS="get_order post_transaction" # the scenarios bench/floor.py answers
 DATABASE=${BENCH_DATABASE:-sqlite}
@@ -309,6 +311,26 @@ flow_step 200 POST "$PSP/$DEMO_ORDER/payments/$DEMO_PAYMENT/authorize" '{"scenar
 flow_step 200 PUT "/api/v0/checkout/orders/$DEMO_ORDER/state" '{"currentStatus":"completed"}'
 flow_step 200 POST "/checkout/sandbox-psp-adapter/api/order/v1/orders/$DEMO_ORDER/payments/$DEMO_PAYMENT/capture" ''
 echo "demo flow: 8 steps answered 201/200/200/200/200/200/200/200"
+
+# the console scenarios: a viewer of merchant bench, signed in through the form with curl
+if [[ " $SCENARIOS " == *" console_"* ]]; then
+    CONSOLE_PASSWORD=$("$BIN/kassa" operator create bench-viewer --merchant "$MERCHANT" \
+        --role viewer --database "$DB_URL" | tail -n 1)
+    JAR=$TMP/console-cookies.txt
+    LOGIN_PAGE=$(curl -fsS -c "$JAR" "$URL/console/login")
+    CSRF=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$LOGIN_PAGE" | head -n 1)
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -b "$JAR" -c "$JAR" \
+        --data-urlencode "csrf=$CSRF" --data-urlencode "name=bench-viewer" \
+        --data-urlencode "password=$CONSOLE_PASSWORD" "$URL/console/login")
+    [[ $code == 303 ]] || die "console sign-in answered $code"
+    BENCH_CONSOLE_COOKIE=$(awk '$6 == "kassa_console" {print $7}' "$JAR")
+    [[ -n $BENCH_CONSOLE_COOKIE ]] || die "console sign-in set no session cookie"
+    export BENCH_CONSOLE_COOKIE
+    code=$(curl -sS -o "$TMP/preflight.html" -w '%{http_code}' \
+        -H "Cookie: kassa_console=$BENCH_CONSOLE_COOKIE" "$URL/console/orders/$GET_ID")
+    [[ $code == 200 ]] || die "console order page answered $code"
+    echo "console order page: $(wc -c <"$TMP/preflight.html") bytes"
+fi
 
 # CPU time (clock ticks) used so far by the server and its worker processes
 server_ticks() {

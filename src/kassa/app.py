@@ -29,6 +29,9 @@ from kassa.callbacks.routes import router as callbacks_router
 from kassa.config import Settings
 from kassa.configuration.routes import router as configuration_router
 from kassa.configuration.routes import schemas_router as configuration_schemas_router
+from kassa.console.routes import router as console_router
+from kassa.console.web import PREFIX as CONSOLE_PREFIX
+from kassa.console.web import static_files as console_static
 from kassa.db import migrate
 from kassa.db.engine import Database
 from kassa.delivery.loop import DeliveryLoop
@@ -285,6 +288,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         for router in mount.routers:
             app.include_router(router, prefix=mount.prefix)
     _ops_routes(app, prefix)
+    # the operator console: HTML pages (not part of the API document) and their assets
+    app.include_router(console_router)
+    app.mount(CONSOLE_PREFIX + "/static", console_static(), name="console-static")
     adapters = adapter_host.mount_builtin(app, app.state.kassa)
     demo = demo_host.mount_demo(app, app.state.kassa)  # /demo, with the sandbox adapters
     app.add_exception_handler(KassaError, _kassa_error)

@@ -1,4 +1,4 @@
-"""The ``kassa`` command: serve, demo, migrate, worker, backup, apikey."""
+"""The ``kassa`` command: serve, demo, migrate, worker, backup, apikey, operator."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ T = TypeVar("T")
 app = typer.Typer(help="kassa: checkout order management.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+operator_app = typer.Typer(
+    help="Operator accounts of the console (/console): create, list, disable, reset-password.",
+    no_args_is_help=True,
+)
+app.add_typer(operator_app, name="operator")
 adapter_app = typer.Typer(help="Run a built-in adapter on its own.", no_args_is_help=True)
 app.add_typer(adapter_app, name="adapter")
 
@@ -366,6 +371,110 @@ def apikey_ensure_dev(
         "http://127.0.0.1:8000/api/v0/checkout/orders"
     )
     typer.echo(str(key))
+
+
+@operator_app.command("create")
+def operator_create(
+    name: str,
+    merchant: Annotated[str, typer.Option(help="Merchant the operator works for.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Channel (repeatable); all channels when omitted.")
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an operator; its password is printed alone on the last line, once."""
+    from kassa.console import accounts
+
+    if role not in accounts.Role.__members__:
+        typer.echo("error: --role must be viewer, operator or admin", err=True)
+        raise typer.Exit(2)
+
+    async def work(db: Database) -> tuple[accounts.Operator, str]:
+        return await accounts.create_operator(
+            db, name, merchant=merchant, role=accounts.Role(role), channels=channel or None
+        )
+
+    operator, password = _run(database, work)
+    channels = ",".join(operator.channels) if operator.channels else "*"
+    typer.echo(
+        f"created operator {operator.name!r} ({operator.role}) for merchant "
+        f"{operator.merchant!r}, channels {channels}; password:"
+    )
+    typer.echo(password)
+
+
+@operator_app.command("list")
+def operator_list(database: DatabaseOpt = None) -> None:
+    """List operators (never their passwords)."""
+    from kassa.console import accounts
+
+    found = _run(database, accounts.list_operators)
+    typer.echo("name\tmerchant\trole\tchannels\tcreated\tdisabled")
+    for op in found:
+        channels = ",".join(op.channels) if op.channels else "*"
+        typer.echo(
+            f"{op.name}\t{op.merchant}\t{op.role}\t{channels}\t{op.created}\t{op.disabled or '-'}"
+        )
+
+
+@operator_app.command("disable")
+def operator_disable(name: str, database: DatabaseOpt = None) -> None:
+    """Disable the operator NAME; its sessions end at once."""
+    from kassa.console import accounts
+
+    async def work(db: Database) -> bool:
+        return await accounts.disable_operator(db, name)
+
+    if not _run(database, work):
+        typer.echo(f"no enabled operator named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"disabled {name!r}")
+
+
+@operator_app.command("reset-password")
+def operator_reset_password(name: str, database: DatabaseOpt = None) -> None:
+    """Give NAME a new password (printed alone on the last line); its sessions end."""
+    from kassa.console import accounts
+
+    async def work(db: Database) -> str | None:
+        return await accounts.reset_password(db, name)
+
+    password = _run(database, work)
+    if password is None:
+        typer.echo(f"no operator named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"new password for {name!r}:")
+    typer.echo(password)
+
+
+@operator_app.command("ensure-dev")
+def operator_ensure_dev(database: DatabaseOpt = None) -> None:
+    """Create the development admin ``admin`` of merchant demo unless it exists; its password
+    is printed once, when it is created."""
+    from kassa.console import accounts
+
+    async def work(db: Database) -> str | None:
+        if await accounts.get_operator(db, "admin") is not None:
+            return None
+        _, password = await accounts.create_operator(
+            db, "admin", merchant="demo", role=accounts.Role.admin
+        )
+        return password
+
+    password = _run(database, work)
+    host, port = os.environ.get("KASSA_HOST", "127.0.0.1"), os.environ.get("KASSA_PORT", "8000")
+    if password is None:
+        typer.echo(
+            f"console: http://{host}:{port}/console, operator 'admin' exists "
+            "(new password: kassa operator reset-password admin)"
+        )
+        return
+    typer.echo(
+        f"console: http://{host}:{port}/console, operator 'admin' (merchant demo), password "
+        "(shown once):"
+    )
+    typer.echo(password)
 
 
 def main() -> None:

@@ -191,6 +191,11 @@ class Settings:
     # multiprocess metrics shared by the processes of one host (kassa.serving); None: a
     # temporary directory of `kassa serve` when it runs several workers
     metrics_dir: str | None = None
+    # the operator console (kassa.console)
+    console_secure_cookie: bool = False  # served over HTTPS: the session cookie gets Secure
+    console_session_idle: float = 30 * 60  # a session ends after this long without a request
+    console_reserved_days: float = 7.0  # needs attention: reserved, not captured, older than
+    console_processing_hours: float = 2.0  # needs attention: processing for longer than
     # built-in adapters (adapters.md §1): which are mounted, where, and how they reach kassa
     builtin_adapters: tuple[str, ...] = ("nonpsp_adapter",)
     nonpsp_adapter_path_prefix: str = "/checkout/nonpsp-adapter"
@@ -265,6 +270,10 @@ class Settings:
             log_level=_env("log_level", "info").lower(),
             access_log=_bool(_env("access_log", "true")),
             metrics_dir=_env("metrics_dir", "") or None,
+            console_secure_cookie=_bool(_env("console_secure_cookie", "false")),
+            console_session_idle=_duration("console_session_idle", "30m"),
+            console_reserved_days=float(_env("console_reserved_days", "7")),
+            console_processing_hours=float(_env("console_processing_hours", "2")),
             builtin_adapters=_names(_env("builtin_adapters", "nonpsp_adapter")),
             nonpsp_adapter_path_prefix=_adapter_prefix("nonpsp_adapter_path_prefix", NONPSP_PREFIX),
             sandbox_psp_path_prefix=_adapter_prefix("sandbox_psp_path_prefix", SANDBOX_PSP_PREFIX),

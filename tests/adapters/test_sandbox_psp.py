@@ -561,3 +561,124 @@ async def test_capture_on_complete(
     assert response.status_code == 200, response.text
     [event] = response.json()["data"]
     assert event["status"] == "succeeded"
+
+
+async def test_concurrent_authorisations(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """Two P3 at once: one authorisation, one successful open; the other is refused or sees it."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    responses = await asyncio.gather(
+        authorize(buyer, order_id, payment_id, {"scenario": "approve"}),
+        authorize(buyer, order_id, payment_id, {"scenario": "approve"}),
+    )
+    assert sorted(r.status_code for r in responses)[0] == 200, [r.text for r in responses]
+    for response in responses:
+        if response.status_code != 200:
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] in ("payment-in-progress", "invalid-state-transition")
+    ledger = await transactions(buyer, order_id, payment_id)
+    assert [(t["event"], t["isSuccess"]) for t in ledger] == [("open", True)]
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "accepted"
+    assert payment_of(order, payment_id)["state"] == "reserved"
+
+
+async def test_direct_capture_idempotency_key(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A direct call's Idempotency-Key is passed on to its transaction: a retry captures once."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    assert (await authorize(buyer, order_id, payment_id)).status_code == 200
+    url = f"{SANDBOX_ACTIONS}/{order_id}/payments/{payment_id}/capture"
+    headers = {"Idempotency-Key": "capture-5"}
+    for _ in range(2):
+        response = await buyer.post(url, json={"amount": 5}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"action": "capture", "amount": 5, "pspStatus": "CAPTURED"}
+    [capture] = successful(await transactions(buyer, order_id, payment_id), "capture")
+    assert capture["amount"] == 5
+
+
+async def test_confirm_page_without_redirect_urls(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    order_id, payment_id = await sandbox_checkout(buyer, shop, redirectUrls={})
+    response = await authorize(buyer, order_id, payment_id, {"scenario": "redirect"})
+    url = response.json()["redirectUrl"]
+    async with httpx.AsyncClient(transport=buyer._transport, base_url="http://kassa.test") as page:
+        response = await page.post(url, data={"outcome": "decline"})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Payment declined" in response.text
+        response = await page.post(url, data={"outcome": "sideways"})
+        assert response.status_code == 400 and "challenge-bad-request" in response.text
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "checkout"
+    assert payment_of(order, payment_id)["state"] == "declined"
+
+
+async def test_pending_declined_by_push(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    order_id, payment_id = await sandbox_checkout(
+        buyer, shop, push={"delayMs": 50}, pendingOutcome="decline"
+    )
+    response = await authorize(buyer, order_id, payment_id, {"cardNumber": "4000000000000077"})
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if payment_of(await get_order(buyer, order_id), payment_id)["state"] == "declined":
+            break
+        await asyncio.sleep(0.1)
+    order = await get_order(buyer, order_id)
+    assert payment_of(order, payment_id)["state"] == "declined"
+    assert order["state"]["currentStatus"] == "checkout"
+    ledger = await transactions(buyer, order_id, payment_id)
+    assert [(t["event"], t["isSuccess"], t["pspStatus"]) for t in ledger] == [
+        ("process", True, "PENDING"),
+        ("open", False, "REFUSED"),
+    ]
+
+
+async def test_retry_after_the_cart_changed(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A declined payment keeps its amount while the buyer changes the cart; the retry covers
+    the new total."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop)
+    assert (
+        await authorize(buyer, order_id, payment_id, {"scenario": "decline"})
+    ).status_code == 200
+    order = await get_order(buyer, order_id)
+    item_id = order["cart"]["items"][0]["id"]
+    response = await buyer.put(
+        f"{ORDERS}/{order_id}/cart", json={"items": [item(25, 20, quantity=2, id=item_id)]}
+    )
+    assert response.status_code == 200, response.text
+    assert payment_of(await get_order(buyer, order_id), payment_id)["amount"] == 20
+    response = await authorize(buyer, order_id, payment_id, {"scenario": "approve"})
+    assert response.status_code == 200, response.text
+    order = await get_order(buyer, order_id)
+    assert order["state"]["currentStatus"] == "accepted"
+    assert payment_of(order, payment_id)["amount"] == 32.5
+    [opened] = successful(await transactions(buyer, order_id, payment_id), "open")
+    assert opened["amount"] == 32.5
+
+
+async def test_refused_pushes_are_retried_later(buyer: httpx.AsyncClient, shop: Tenant) -> None:
+    """A push the callback refuses (here: the payment's reference changed meanwhile, so the
+    push names an unknown payment) is recorded with its status and due again 5 s later."""
+    order_id, payment_id = await sandbox_checkout(buyer, shop, push={"delayMs": 50})
+    assert (
+        await authorize(buyer, order_id, payment_id, {"scenario": "pending"})
+    ).status_code == 200
+    payment = payment_of(await get_order(buyer, order_id), payment_id)
+    response = await buyer.put(
+        f"{ORDERS}/{order_id}/payments/{payment_id}", json={**payment, "reference": "psp-moved"}
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        sent = await push_of(buyer, order_id, payment_id)
+        if all(p["attempts"] >= 1 for p in sent):
+            break
+        await asyncio.sleep(0.1)
+    sent = await push_of(buyer, order_id, payment_id)
+    assert [(p["attempts"], p["lastStatusCode"], p["delivered"]) for p in sent] == [
+        (1, 404, False),
+        (1, 404, False),
+    ]
+    order = await get_order(buyer, order_id)
+    assert payment_of(order, payment_id)["state"] == "pending"
+    assert order["state"]["currentStatus"] == "processing"

@@ -15,6 +15,7 @@ from tests.adapters.support import (
     order_body,
     sandbox_configuration,
 )
+from tests.adapters.test_separate_process import adapter_serve, wait_listening
 from tests.support.cli import clean_env, kassa, kassa_serve, last_line, wait_ready
 
 ORDERS = "/checkout/order/api/v0/checkout/orders"
@@ -109,3 +110,64 @@ def test_challenge_and_pushes_in_a_real_server(tmp_path: Path) -> None:
             assert status == "accepted", server.output()
             [payment] = order["payments"]
             assert payment["state"] == "reserved"
+
+
+def test_sandbox_psp_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """``kassa adapter serve kassa_sandbox_psp_adapter``: pushes from its own store and loop,
+    a capture executed by kassa over the network."""
+    env = _env(KASSA_BUILTIN_ADAPTERS="", KASSA_OUTBOUND_ALLOW="127.0.0.1/32")
+    with kassa_serve(tmp_path, env=env) as kassa_server:
+        wait_ready(kassa_server)
+        made = kassa(
+            "apikey", "create", "--all-merchants", "--adapter-id", "kassa_sandbox_psp_adapter",
+            "--name", "sandbox-process", "--database", kassa_server.db.url, cwd=tmp_path,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        adapter_env = clean_env(
+            KASSA_ADAPTER_ORDER_API_URL=kassa_server.base + "/checkout/order",
+            KASSA_ADAPTER_CONFIGURATION_API_URL=kassa_server.base + "/checkout/configuration",
+            KASSA_ADAPTER_API_KEY=last_line(made.stdout),
+            KASSA_WEBHOOK_SECRET=SECRET,
+        )
+        with (
+            adapter_serve(tmp_path, adapter_env, "kassa_sandbox_psp_adapter") as adapter,
+            _client(kassa_server.base, tmp_path, kassa_server.db.url) as client,
+        ):
+            wait_listening(adapter)
+            url = f"{CONFIGURATIONS}/shop/channels/web/configurations/kassa_sandbox_psp_adapter"
+            config = sandbox_configuration(push={"delayMs": 100, "duplicates": 1})
+            assert client.put(url, json=config).status_code == 200
+            order_id = client.post(ORDERS, json=order_body(item(12.5, 10))).json()["id"]
+            sandbox = adapter.base + SANDBOX
+            response = client.post(f"{sandbox}/{order_id}/payments")
+            assert response.status_code == 200, response.text + adapter.output()
+            payment_id = response.json()["paymentId"]
+            response = client.post(
+                f"{sandbox}/{order_id}/payments/{payment_id}/authorize",
+                json={"scenario": "pending"},
+            )
+            assert response.status_code == 200, response.text + adapter.output()
+            deadline = time.monotonic() + 20
+            order: dict[str, Any] = {}
+            while time.monotonic() < deadline:
+                order = client.get(f"{ORDERS}/{order_id}").json()
+                if order["state"]["currentStatus"] == "accepted":
+                    break
+                time.sleep(0.2)
+            assert order["state"]["currentStatus"] == "accepted", adapter.output()
+            pushes = client.get(f"{sandbox}/{order_id}/payments/{payment_id}/pushes").json()
+            assert len(pushes) == 4 and all(p["delivered"] for p in pushes)
+            [payment] = order["payments"]
+            capture = next(a for a in payment["actions"] if a["type"] == "capture")
+            assert capture["url"].startswith(adapter.base + "/checkout/sandbox-psp-adapter/")
+            response = client.post(
+                f"{ORDERS}/{order_id}/payments/{payment_id}/actions/{capture['id']}/execute"
+            )
+            assert response.status_code == 200, response.text + adapter.output()
+            ledger = client.get(f"{ORDERS}/{order_id}/payments/{payment_id}/transactions").json()
+            assert [t["event"] for t in ledger if t["isSuccess"]] == [
+                "process",
+                "open",
+                "capture",
+                "paymentAction",
+            ]

@@ -35,7 +35,9 @@ ADAPTER = "/checkout/nonpsp-adapter/api/checkout/v1/orders"
 
 
 @contextlib.contextmanager
-def adapter_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
+def adapter_serve(
+    tmp_path: Path, env: dict[str, str], name: str = "nonpsp_adapter"
+) -> Iterator[Server]:
     db = Sqlite(tmp_path / "adapter.db")
     port = free_port()
     log = tmp_path / "adapter.log"
@@ -43,7 +45,7 @@ def adapter_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
     env.setdefault("KASSA_ADAPTER_CALLBACK_BASE_URL", f"http://127.0.0.1:{port}")
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [KASSA, "adapter", "serve", "nonpsp_adapter", "--port", str(port)],
+            [KASSA, "adapter", "serve", name, "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=out,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from kassa import jsonutil
+from kassa.adapters.errors import PaymentNotFound
 from kassa.adapters.remainder import remainder
 from kassa.errors import KassaError
 
@@ -46,6 +47,7 @@ TEST_CARDS: dict[str, str] = {
 
 CHALLENGE_TTL_S = 30 * 60
 _IN_PROGRESS = {"processing", "pending"}
+RESOLVED = {"reserved", "captured", "credited", "refunded"}  # authorised, whatever came after
 
 
 class PaymentInProgress(KassaError):
@@ -223,6 +225,72 @@ def attempt_of(transaction: dict[str, Any]) -> int | None:
         return None
     attempt = request.get("attempt") if isinstance(request, dict) else None
     return attempt if isinstance(attempt, int) else None
+
+
+# the order as the routes see it ------------------------------------------------------------------
+
+
+def own_payment(order: dict[str, Any], payment_id: str) -> tuple[int, dict[str, Any]]:
+    for i, payment in enumerate(order.get("payments") or []):
+        if payment.get("id") == payment_id and payment.get("adapterId") == ADAPTER_ID:
+            return i, dict(payment)
+    raise PaymentNotFound(payment_id)
+
+
+def callbacks_for(callback_base: str, order_id: str, payment_id: str) -> dict[str, list[Any]]:
+    """The hooks, validation and notification of §5.6 for one payment, by order field."""
+    base = callback_base + CALLBACKS.format(order_id=order_id, payment_id=payment_id)
+    reference = f"{ADAPTER_ID}/{payment_id}/"
+    hooks = [
+        {
+            "adapterId": ADAPTER_ID,
+            "version": "v1",
+            "scope": scope,
+            "target": "/payments",
+            "invoke": f"{base}/{callback}",
+            "reference": reference + name,
+        }
+        for scope, callback, name in (
+            ("/total", "update-payment", "update-payment-total"),
+            ("/payments", "update-payment", "update-payment-payments"),
+            ("/state", "state-changed", "state-changed"),
+        )
+    ]
+    validation = {
+        "adapterId": ADAPTER_ID,
+        "invoke": f"{base}/validate",
+        "description": "The sandbox payment can be authorised",
+        "reference": reference + "validate",
+    }
+    notification = {
+        "adapterId": ADAPTER_ID,
+        "version": "v1",
+        "scope": "/state/currentStatus",
+        "schema": {"const": "completed"},
+        "invoke": f"{base}/completed",
+        "description": "Capture on completion when captureOnComplete is set",
+        "reference": reference + "completed",
+    }
+    return {"hooks": hooks, "validations": [validation], "notifications": [notification]}
+
+
+def authorize_result(payment: dict[str, Any], url: str | None) -> dict[str, Any]:
+    state = str(payment.get("state"))
+    scenario = own(payment).get("scenario")
+    if state in RESOLVED:
+        result = "approved"
+    elif state == "declined":
+        result = "declined"
+    elif state == "processing":
+        result = "redirect"
+    elif scenario == "review":
+        result = "review"
+    else:
+        result = "pending"
+    body: dict[str, Any] = {"paymentId": payment["id"], "result": result, "state": state}
+    if result == "redirect" and url is not None:
+        body["redirectUrl"] = url
+    return body
 
 
 # the challenge token (§5.4) ----------------------------------------------------------------------

@@ -6,28 +6,28 @@ of §5.6. Like every adapter it is a client of the Order API: its state lives in
 (the payment, ``attributes.kassa_sandbox_psp_adapter``, its callbacks) and in the channel's
 configuration; only the simulated PSP's pushes have a store of their own
 (``kassa.adapters.sandbox_store``). The decisions are pure functions in
-``kassa.adapters.sandbox``.
+``kassa.adapters.sandbox``; the steps the routes share (the approve and decline paths, actions)
+are in ``kassa.adapters.sandbox_flow``, the confirm page's HTML in ``kassa.adapters.sandbox_page``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from kassa import ids, jsonutil
-from kassa.adapters import calls, sandbox, sandbox_store
+from kassa.adapters import calls, sandbox, sandbox_flow, sandbox_page, sandbox_store
 from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.adapters.client import Caller
 from kassa.adapters.converge import OrderSession, converge
-from kassa.adapters.errors import AdapterInactive, PaymentNotFound
+from kassa.adapters.errors import PaymentNotFound
 from kassa.adapters.remainder import remainder
 from kassa.adapters.sandbox import (
     ACTIONS,
@@ -45,10 +45,10 @@ from kassa.adapters.sandbox import (
 )
 from kassa.configuration import schemas
 from kassa.errors import (
-    ConfigurationNotFound,
     InvalidAmount,
     InvalidRequest,
     InvalidStateTransition,
+    KassaError,
     OrderNotEditable,
     RouteNotFound,
     field_error,
@@ -83,81 +83,7 @@ ACTION_ERRORS = _NOT_FOUND | {
     "idempotency-key-reuse",
 }
 _JSON = "application/json"
-_RESOLVED = {"reserved", "captured", "credited", "refunded"}
-
-
-def own_payment(order: dict[str, Any], payment_id: str) -> tuple[int, dict[str, Any]]:
-    for i, payment in enumerate(order.get("payments") or []):
-        if payment.get("id") == payment_id and payment.get("adapterId") == ADAPTER_ID:
-            return i, dict(payment)
-    raise PaymentNotFound(payment_id)
-
-
-def callbacks_for(callback_base: str, order_id: str, payment_id: str) -> dict[str, list[Any]]:
-    """The hooks, validation and notification of §5.6 for one payment, by order field."""
-    base = callback_base + CALLBACKS.format(order_id=order_id, payment_id=payment_id)
-    reference = f"{ADAPTER_ID}/{payment_id}/"
-    hooks = [
-        {
-            "adapterId": ADAPTER_ID,
-            "version": "v1",
-            "scope": scope,
-            "target": "/payments",
-            "invoke": f"{base}/{callback}",
-            "reference": reference + name,
-        }
-        for scope, callback, name in (
-            ("/total", "update-payment", "update-payment-total"),
-            ("/payments", "update-payment", "update-payment-payments"),
-            ("/state", "state-changed", "state-changed"),
-        )
-    ]
-    validation = {
-        "adapterId": ADAPTER_ID,
-        "invoke": f"{base}/validate",
-        "description": "The sandbox payment can be authorised",
-        "reference": reference + "validate",
-    }
-    notification = {
-        "adapterId": ADAPTER_ID,
-        "version": "v1",
-        "scope": "/state/currentStatus",
-        "schema": {"const": "completed"},
-        "invoke": f"{base}/completed",
-        "description": "Capture on completion when captureOnComplete is set",
-        "reference": reference + "completed",
-    }
-    return {"hooks": hooks, "validations": [validation], "notifications": [notification]}
-
-
-def _redirect_target(config: dict[str, Any] | None, approved: bool, claims: dict[str, str]) -> str:
-    urls = (config or {}).get("redirectUrls") or {}
-    template = urls.get("confirmationUrl" if approved else "checkoutUrl")
-    if not isinstance(template, str) or not template:
-        return ""
-    for name, key in (("orderId", "o"), ("merchant", "m"), ("channel", "c")):
-        template = template.replace("{" + name + "}", quote(claims[key], safe=""))
-    return template
-
-
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    text = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;"
-        "padding:0 1rem}button{font-size:1rem;padding:.5rem 1rem;margin-right:.5rem}</style>"
-        f"</head><body data-testid='sandbox-challenge'>{body}</body></html>"
-    )
-    return HTMLResponse(text, status_code=status)
-
-
-def _not_found_page() -> HTMLResponse:
-    return _page(
-        "Not found",
-        "<h1 data-testid='challenge-not-found'>This confirmation link is not valid</h1>"
-        "<p>It may have expired. Return to the shop and try again.</p>",
-        404,
-    )
+sandbox.RESOLVED = {"reserved", "captured", "credited", "refunded"}
 
 
 def _amount_of(body: Any) -> Decimal | None:
@@ -180,8 +106,8 @@ def _amount_of(body: Any) -> Decimal | None:
 def mount(ctx: AdapterContext) -> Any:
     """The adapter's router (FastAPI ``APIRouter``) for ``ctx``."""
     router = calls.router_for(ctx)
-    upstream = ctx.upstream
     store = sandbox_store.PushStore(ctx)
+    flow = sandbox_flow.Flow(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -196,132 +122,6 @@ def mount(ctx: AdapterContext) -> Any:
 
     router.lifespan_context = lifespan
 
-    async def configuration(caller: Caller) -> dict[str, Any] | None:
-        return await upstream.configuration(caller, ADAPTER_ID)
-
-    async def active_configuration(caller: Caller) -> dict[str, Any]:
-        config = await configuration(caller)
-        if config is None:
-            raise ConfigurationNotFound(ADAPTER_ID)
-        if config.get("active") is not True:
-            raise AdapterInactive(ADAPTER_ID)
-        return config
-
-    async def token_key() -> bytes:
-        return sandbox.challenge_key(await upstream.key())
-
-    async def redirect_url(caller: Caller, order_id: str, payment_id: str) -> str:
-        token = sandbox.make_token(
-            await token_key(), caller.merchant, caller.channel, order_id, payment_id, time.time()
-        )
-        return (ctx.public_base_url or "") + ctx.prefix + CHALLENGE.format(token=token)
-
-    async def transactions(s: OrderSession, payment_id: str) -> list[dict[str, Any]]:
-        url = upstream.order_url(s.order_id, f"/payments/{payment_id}/transactions")
-        reply = await upstream.send(s.caller, "GET", url)
-        if not reply.ok or not isinstance(reply.body, list):
-            raise reply.error(s.listed)
-        return [t for t in reply.body if isinstance(t, dict)]
-
-    async def put_payment(
-        s: OrderSession, payment: dict[str, Any], state: str, captured: Decimal = Decimal(0)
-    ) -> dict[str, Any]:
-        actions = sandbox.actions_for(ctx.callback_base, s.order_id, payment, state, captured)
-        reply = await s.write(
-            "PUT", f"/payments/{payment['id']}", {**payment, "state": state, "actions": actions}
-        )
-        return remember(s, dict(reply.body))
-
-    def remember(s: OrderSession, payment: dict[str, Any]) -> dict[str, Any]:
-        """Keep the session's order in step with a payment just written (later steps read it)."""
-        s.order = {
-            **s.order,
-            "payments": [
-                payment if p.get("id") == payment.get("id") else p
-                for p in s.order.get("payments") or []
-            ],
-        }
-        return payment
-
-    async def finish(s: OrderSession, payment_id: str, outcome: str, attempt: int) -> None:
-        """The approve or decline path (§5.2); a path reached twice writes nothing."""
-        _, payment = own_payment(s.order, payment_id)
-        state = str(payment.get("state"))
-        if outcome == "approve":
-            if state not in _RESOLVED:
-                if state not in {"intent", "processing", "pending"}:
-                    return  # declined or ended meanwhile: nothing to approve
-                ledger = await transactions(s, payment_id)
-                if not any(t.get("event") == "open" and t.get("isSuccess") for t in ledger):
-                    request_json, response_json = sandbox.psp_exchange(payment, attempt, outcome)
-                    await s.write(
-                        "POST",
-                        f"/payments/{payment_id}/transactions",
-                        {
-                            "event": "open",
-                            "isSuccess": True,
-                            "amount": payment.get("amount", 0),
-                            "pspEvent": "authorisation",
-                            "pspStatus": "AUTHORISED",
-                            "requestJson": request_json,
-                            "responseJson": response_json,
-                        },
-                    )
-                await put_payment(s, payment, "reserved")
-            if status_of(s.order) == "processing":
-                await s.write("PUT", "/state", {"currentStatus": "accepted"})
-            return
-        if state not in {"declined", "intent", "processing", "pending"}:
-            return  # approved meanwhile: never moves backwards
-        if state != "declined":
-            ledger = await transactions(s, payment_id)
-            if not any(
-                t.get("event") == "open" and sandbox.attempt_of(t) == attempt for t in ledger
-            ):
-                request_json, response_json = sandbox.psp_exchange(payment, attempt, outcome)
-                await s.write(
-                    "POST",
-                    f"/payments/{payment_id}/transactions",
-                    {
-                        "event": "open",
-                        "isSuccess": False,
-                        "amount": payment.get("amount", 0),
-                        "pspEvent": "authorisation",
-                        "pspStatus": "REFUSED",
-                        "errorDetail": "card_declined",
-                        "requestJson": request_json,
-                        "responseJson": response_json,
-                    },
-                )
-            await put_payment(s, payment, "declined")
-        if status_of(s.order) == "processing":
-            await s.write("PUT", "/state", {"currentStatus": "checkout"})
-
-    async def callback_session(
-        caller: Caller, order_id: str, listed: frozenset[str]
-    ) -> OrderSession:
-        session = OrderSession(upstream, caller, order_id, {}, None, listed)
-        await session.reread()
-        return session
-
-    def authorize_result(payment: dict[str, Any], url: str | None) -> dict[str, Any]:
-        state = str(payment.get("state"))
-        scenario = own(payment).get("scenario")
-        if state in _RESOLVED:
-            result = "approved"
-        elif state == "declined":
-            result = "declined"
-        elif state == "processing":
-            result = "redirect"
-        elif scenario == "review":
-            result = "review"
-        else:
-            result = "pending"
-        body: dict[str, Any] = {"paymentId": payment["id"], "result": result, "state": state}
-        if result == "redirect" and url is not None:
-            body["redirectUrl"] = url
-        return body
-
     # P1 --------------------------------------------------------------------------------------
 
     @router.post(ORDERS)
@@ -330,7 +130,7 @@ def mount(ctx: AdapterContext) -> Any:
         call = await calls.start(ctx, request, order_id, write=True, listed=CREATE_ERRORS)
 
         async def handler(call: ClientCall) -> Outcome:
-            await active_configuration(call.caller)
+            await flow.active_configuration(call.caller)
 
             async def plan(s: OrderSession) -> dict[str, Any]:
                 if status_of(s.order) != "checkout":
@@ -349,9 +149,9 @@ def mount(ctx: AdapterContext) -> Any:
                     reply = await s.write("POST", "/payments", body)
                     payment_id = str(reply.body["id"])
                     await s.reread()
-                    _, payment = own_payment(s.order, payment_id)
+                    _, payment = sandbox.own_payment(s.order, payment_id)
                 payment_id = str(payment["id"])
-                wanted = callbacks_for(ctx.callback_base, order_id, payment_id)
+                wanted = sandbox.callbacks_for(ctx.callback_base, order_id, payment_id)
                 for field, items in wanted.items():
                     present = {
                         x.get("reference")
@@ -375,10 +175,10 @@ def mount(ctx: AdapterContext) -> Any:
         store.ensure_running(request.app)
         call = await calls.start(ctx, request, order_id, listed=_NOT_FOUND)
         assert isinstance(call, ClientCall)
-        _, payment = own_payment(call.session.order, payment_id)
+        _, payment = sandbox.own_payment(call.session.order, payment_id)
         url = None
         if payment.get("state") == "processing":
-            url = await redirect_url(call.caller, order_id, payment_id)
+            url = await flow.redirect_url(call.caller, order_id, payment_id)
         body = sandbox.view(payment, url)
         return Response(jsonutil.dumps(body), media_type=_JSON)
 
@@ -392,7 +192,7 @@ def mount(ctx: AdapterContext) -> Any:
         )
 
         async def handler(call: ClientCall) -> Outcome:
-            config = await active_configuration(call.caller)
+            config = await flow.active_configuration(call.caller)
             default = config.get("defaultScenario", "approve")
             try:
                 scenario = sandbox.scenario_of(
@@ -408,7 +208,7 @@ def mount(ctx: AdapterContext) -> Any:
             started: dict[str, int] = {}
 
             async def plan(s: OrderSession) -> dict[str, Any]:
-                _, payment = own_payment(s.order, payment_id)
+                _, payment = sandbox.own_payment(s.order, payment_id)
                 attempt = started.get("attempt")
                 if attempt is None or own(payment).get("attempt") != attempt:
                     status = status_of(s.order)
@@ -419,26 +219,31 @@ def mount(ctx: AdapterContext) -> Any:
                         raise PaymentInProgress(state)
                     if state not in {"intent", "declined"}:
                         raise InvalidStateTransition(state, "processing")
-                    if status == "checkout":  # validation; a failure changes nothing
+                    if state == "declined":
+                        # a retry after a decline; the hooks left a declined payment's amount
+                        # alone while the buyer changed the cart, so it covers the order again
+                        retry = {
+                            **payment,
+                            "state": "intent",
+                            "amount": remainder(s.order, payment_id),
+                        }
+                        reply = await s.write("PUT", f"/payments/{payment_id}", retry)
+                        payment = flow.remember(s, dict(reply.body))
+                    if status == "checkout":  # validation; a failure changes nothing more
                         await s.write("PUT", "/state", {"currentStatus": "processing"})
                         await s.reread()
-                        _, payment = own_payment(s.order, payment_id)
-                    if payment.get("state") == "declined":  # a retry after a decline
-                        reply = await s.write(
-                            "PUT", f"/payments/{payment_id}", {**payment, "state": "intent"}
-                        )
-                        payment = remember(s, dict(reply.body))
+                        _, payment = sandbox.own_payment(s.order, payment_id)
                     attempt = int(own(payment).get("attempt") or 0) + 1
                     started["attempt"] = attempt
                     target = "pending" if scenario in {"pending", "review"} else "processing"
                     marked = with_own(
                         payment, scenario=scenario, attempt=attempt, lastPushSequence=0
                     )
-                    payment = await put_payment(s, marked, target)
+                    payment = await flow.put_payment(s, marked, target)
                 if scenario in {"approve", "decline"}:
-                    await finish(s, payment_id, scenario, attempt)
+                    await flow.finish(s, payment_id, scenario, attempt)
                 elif scenario in {"pending", "review"}:
-                    ledger = await transactions(s, payment_id)
+                    ledger = await flow.transactions(s, payment_id)
                     if not any(
                         t.get("event") == "process" and sandbox.attempt_of(t) == attempt
                         for t in ledger
@@ -458,13 +263,13 @@ def mount(ctx: AdapterContext) -> Any:
                     if scenario == "pending":
                         await store.schedule(s.caller, order_id, payment, attempt, config)
                 await s.reread()
-                return own_payment(s.order, payment_id)[1]
+                return sandbox.own_payment(s.order, payment_id)[1]
 
             payment = await converge(call.session, plan)
             url = None
             if payment.get("state") == "processing":
-                url = await redirect_url(call.caller, order_id, payment_id)
-            return calls.json_outcome(authorize_result(payment, url))
+                url = await flow.redirect_url(call.caller, order_id, payment_id)
+            return calls.json_outcome(sandbox.authorize_result(payment, url))
 
         return await calls.run(ctx, call, handler)
 
@@ -485,18 +290,18 @@ def mount(ctx: AdapterContext) -> Any:
                 )
 
             async def plan(s: OrderSession) -> dict[str, Any]:
-                _, payment = own_payment(s.order, payment_id)
+                _, payment = sandbox.own_payment(s.order, payment_id)
                 mine = own(payment)
                 if payment.get("state") != "pending" or mine.get("scenario") != "review":
                     raise ActionNotAvailable(
                         str(payment.get("state")), "The payment is not awaiting review."
                     )
-                await finish(s, payment_id, str(decision), int(mine.get("attempt") or 0))
+                await flow.finish(s, payment_id, str(decision), int(mine.get("attempt") or 0))
                 await s.reread()
-                return own_payment(s.order, payment_id)[1]
+                return sandbox.own_payment(s.order, payment_id)[1]
 
             payment = await converge(call.session, plan)
-            return calls.json_outcome(authorize_result(payment, None))
+            return calls.json_outcome(sandbox.authorize_result(payment, None))
 
         return await calls.run(ctx, call, handler)
 
@@ -508,7 +313,7 @@ def mount(ctx: AdapterContext) -> Any:
 
         async def handler(call: ClientCall) -> Outcome:
             async def plan(s: OrderSession) -> None:
-                _, payment = own_payment(s.order, payment_id)
+                _, payment = sandbox.own_payment(s.order, payment_id)
                 status = status_of(s.order)
                 state = str(payment.get("state"))
                 if status not in {"checkout", "processing"}:
@@ -536,83 +341,65 @@ def mount(ctx: AdapterContext) -> Any:
         store.ensure_running(request.app)
         call = await calls.start(ctx, request, order_id, listed=_NOT_FOUND)
         assert isinstance(call, ClientCall)
-        own_payment(call.session.order, payment_id)
+        sandbox.own_payment(call.session.order, payment_id)
         found = await store.list(payment_id)
         return Response(jsonutil.dumps(found), media_type=_JSON)
 
     # P7 --------------------------------------------------------------------------------------
 
     async def challenge_claims(token: str) -> dict[str, str] | None:
-        return sandbox.read_token(await token_key(), token, time.time())
+        return sandbox.read_token(await flow.token_key(), token, time.time())
 
     @router.get(CHALLENGE)
     async def challenge_page(token: str, request: Request) -> Response:
         claims = await challenge_claims(token)
         if claims is None:
-            return _not_found_page()
+            return sandbox_page.not_found_page()
         caller = Caller(claims["m"], claims["c"], calls.request_id(request))
         try:
-            session = await callback_session(caller, claims["o"], _NOT_FOUND)
-            _, payment = own_payment(session.order, claims["p"])
-        except (PaymentNotFound, Exception):
-            return _not_found_page()
-        amount = html.escape(f"{payment.get('amount', 0)} {payment.get('currency') or ''}")
-        order = html.escape(claims["o"])
-        action = html.escape(ctx.prefix + CHALLENGE.format(token=token))
-        body = (
-            "<h1>Sandbox card confirmation</h1>"
-            "<p>This page stands in for a card issuer's 3-D Secure challenge. No money moves.</p>"
-            f"<p>Order <code data-testid='challenge-order-id'>{order}</code></p>"
-            f"<p>Amount <strong data-testid='challenge-amount'>{amount.strip()}</strong></p>"
-            f"<form method='post' action='{action}'>"
-            "<button type='submit' name='outcome' value='approve' "
-            "data-testid='challenge-approve'>Approve</button>"
-            "<button type='submit' name='outcome' value='decline' "
-            "data-testid='challenge-decline'>Decline</button></form>"
-        )
-        return _page("Sandbox card confirmation", body)
+            session = await flow.callback_session(caller, claims["o"], _NOT_FOUND)
+            _, payment = sandbox.own_payment(session.order, claims["p"])
+        except KassaError as exc:
+            if exc.status != 404:
+                raise
+            return sandbox_page.not_found_page()
+        action = ctx.prefix + CHALLENGE.format(token=token)
+        return sandbox_page.challenge(claims["o"], payment, action)
 
     @router.post(CHALLENGE)
     async def challenge_submit(token: str, request: Request) -> Response:
         claims = await challenge_claims(token)
         if claims is None:
-            return _not_found_page()
+            return sandbox_page.not_found_page()
         raw = await calls.read_body(request)
         form = parse_qs(raw.decode("latin-1"))
         outcome = (form.get("outcome") or [""])[0]
         if outcome not in {"approve", "decline"}:
-            return _page(
-                "Bad request",
-                "<h1 data-testid='challenge-bad-request'>Choose approve or decline</h1>",
-                400,
-            )
+            return sandbox_page.bad_request()
         caller = Caller(claims["m"], claims["c"], calls.request_id(request))
         try:
-            session = await callback_session(caller, claims["o"], AUTHORIZE_ERRORS)
-            own_payment(session.order, claims["p"])
-        except Exception:
-            return _not_found_page()
+            session = await flow.callback_session(caller, claims["o"], AUTHORIZE_ERRORS)
+            sandbox.own_payment(session.order, claims["p"])
+        except KassaError as exc:
+            if exc.status != 404:
+                raise
+            return sandbox_page.not_found_page()
 
         async def plan(s: OrderSession) -> dict[str, Any]:
-            _, payment = own_payment(s.order, claims["p"])
+            _, payment = sandbox.own_payment(s.order, claims["p"])
             if payment.get("state") == "processing":
                 attempt = int(own(payment).get("attempt") or 0)
-                await finish(s, claims["p"], outcome, attempt)
+                await flow.finish(s, claims["p"], outcome, attempt)
                 await s.reread()
-                _, payment = own_payment(s.order, claims["p"])
+                _, payment = sandbox.own_payment(s.order, claims["p"])
             return payment
 
         payment = await converge(session, plan)
-        approved = payment.get("state") in _RESOLVED
-        target = _redirect_target(await configuration(caller), approved, claims)
+        approved = payment.get("state") in sandbox.RESOLVED
+        target = sandbox_page.redirect_target(await flow.configuration(caller), approved, claims)
         if target:
             return RedirectResponse(target, status_code=303)
-        word = "approved" if approved else "declined"
-        return _page(
-            f"Payment {word}",
-            f"<h1 data-testid='challenge-result'>Payment {word}</h1>"
-            f"<p>Order <code>{html.escape(claims['o'])}</code></p>",
-        )
+        return sandbox_page.result(claims["o"], approved)
 
     # P8 --------------------------------------------------------------------------------------
 
@@ -646,7 +433,7 @@ def mount(ctx: AdapterContext) -> Any:
     async def on_validate(order_id: str, payment_id: str, request: Request) -> Response:
         caller, body = await callback_body(order_id, request)
         problem = sandbox.validation_problem(
-            as_order(body), payment_id, await configuration(caller)
+            as_order(body), payment_id, await flow.configuration(caller)
         )
         if problem is None:
             return json_response({})
@@ -657,13 +444,13 @@ def mount(ctx: AdapterContext) -> Any:
         caller, body = await callback_body(order_id, request)
         if not isinstance(body, dict):
             raise InvalidRequest("The body must be a notification event.")
-        config = await configuration(caller)
+        config = await flow.configuration(caller)
         if (config or {}).get("captureOnComplete") is True:
-            session = await callback_session(caller, order_id, ACTION_ERRORS)
-            _, payment = own_payment(session.order, payment_id)
+            session = await flow.callback_session(caller, order_id, ACTION_ERRORS)
+            _, payment = sandbox.own_payment(session.order, payment_id)
             if payment.get("state") == "reserved":
                 with contextlib.suppress(ActionNotAvailable):  # captured meanwhile
-                    await execute(session, payment_id, "capture", None, None)
+                    await flow.execute(session, payment_id, "capture", None, None)
         return json_response({})
 
     @router.post(CALLBACKS + "/push")
@@ -681,26 +468,26 @@ def mount(ctx: AdapterContext) -> Any:
                 "A push needs an integer sequence and a status.",
                 errors=[field_error("/sequence", "integer"), field_error("/status", "status")],
             )
-        session = await callback_session(caller, order_id, _NOT_FOUND | AUTHORIZE_ERRORS)
-        _, payment = own_payment(session.order, payment_id)
+        session = await flow.callback_session(caller, order_id, _NOT_FOUND | AUTHORIZE_ERRORS)
+        _, payment = sandbox.own_payment(session.order, payment_id)
         if body.get("pspReference") != payment.get("reference"):
             raise PaymentNotFound(payment_id)
 
         async def plan(s: OrderSession) -> bool:
-            _, payment = own_payment(s.order, payment_id)
+            _, payment = sandbox.own_payment(s.order, payment_id)
             mine = own(payment)
             if sequence <= int(mine.get("lastPushSequence") or 0):
                 return False  # a duplicate or a late one: applied already, or superseded
             attempt = int(mine.get("attempt") or 0)
             if status == "PENDING":
                 if payment.get("state") == "processing":
-                    payment = await put_payment(s, payment, "pending")
+                    payment = await flow.put_payment(s, payment, "pending")
             else:
-                await finish(
+                await flow.finish(
                     s, payment_id, "approve" if status == "AUTHORISED" else "decline", attempt
                 )
                 await s.reread()
-                _, payment = own_payment(s.order, payment_id)
+                _, payment = sandbox.own_payment(s.order, payment_id)
             await s.write(
                 "PUT",
                 f"/payments/{payment_id}",
@@ -713,81 +500,6 @@ def mount(ctx: AdapterContext) -> Any:
 
     # P9 --------------------------------------------------------------------------------------
 
-    async def execute(
-        s: OrderSession,
-        payment_id: str,
-        kind: str,
-        requested: Decimal | None,
-        idempotency_key: str | None,
-    ) -> dict[str, Any]:
-        """One action (§5.3): a ledger transaction, then the payment's state and actions."""
-        done: dict[str, Any] = {}
-
-        async def plan(s: OrderSession) -> dict[str, Any]:
-            _, payment = own_payment(s.order, payment_id)
-            state = str(payment.get("state"))
-            amount = Decimal(str(payment.get("amount") or 0))
-            ledger = await transactions(s, payment_id)
-            captured, refunded = sandbox.sums(ledger)
-            if "transaction" not in done and kind != "refresh":
-                transaction: dict[str, Any]
-                snapshot = next(
-                    (a for a in payment.get("actions") or [] if a.get("type") == kind), None
-                )
-                if kind == "capture":
-                    rest = amount - captured
-                    if state not in {"reserved", "captured"} or rest <= 0:
-                        raise ActionNotAvailable(state, "Nothing is left to capture.")
-                    value = requested if requested is not None else rest
-                    transaction = {"event": "capture", "pspStatus": "CAPTURED"}
-                elif kind == "refund":
-                    rest = captured - refunded
-                    if state not in {"captured", "credited"} or rest <= 0:
-                        raise ActionNotAvailable(state, "Nothing is left to refund.")
-                    value = requested if requested is not None else rest
-                    transaction = {"event": "refund", "pspStatus": "REFUNDED"}
-                else:
-                    if state != "reserved" or captured > 0:
-                        raise ActionNotAvailable(state, "Only an uncaptured reservation cancels.")
-                    value = amount
-                    transaction = {"event": "cancel", "pspStatus": "CANCELLED"}
-                transaction.update(
-                    {
-                        "isSuccess": True,
-                        "amount": value,
-                        "pspEvent": kind,
-                        "paymentAction": snapshot,
-                    }
-                )
-                if snapshot is None:
-                    del transaction["paymentAction"]
-                headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-                await s.write(
-                    "POST", f"/payments/{payment_id}/transactions", transaction, headers=headers
-                )
-                done["transaction"] = transaction
-                ledger = await transactions(s, payment_id)
-                captured, refunded = sandbox.sums(ledger)
-            if kind == "capture" and state == "reserved":
-                state = "captured"
-            elif kind == "refund" and state in {"captured", "credited"}:
-                state = "refunded" if refunded >= captured else "credited"
-            elif kind == "cancel" and state == "reserved":
-                state = "cancelled"
-            wanted = sandbox.actions_for(ctx.callback_base, s.order_id, payment, state, captured)
-            if state != payment.get("state") or not sandbox.same_actions(
-                payment.get("actions"), wanted
-            ):
-                payment = await put_payment(s, payment, state, captured)
-            transaction = done.get("transaction") or {}
-            return {
-                "action": kind,
-                "amount": transaction.get("amount", 0),
-                "pspStatus": transaction.get("pspStatus", str(payment.get("state")).upper()),
-            }
-
-        return await converge(s, plan)
-
     @router.post(ACTIONS + "/{kind}")
     async def action(order_id: str, payment_id: str, kind: str, request: Request) -> Response:
         if kind not in ACTION_TYPES:
@@ -795,9 +507,9 @@ def mount(ctx: AdapterContext) -> Any:
         raw = await calls.read_body(request)
         caller = await calls.authenticate_callback(ctx, request, raw, order_id)
         requested = _amount_of(calls.parse_json(request, raw))
-        session = await callback_session(caller, order_id, ACTION_ERRORS)
-        own_payment(session.order, payment_id)
-        result = await execute(
+        session = await flow.callback_session(caller, order_id, ACTION_ERRORS)
+        sandbox.own_payment(session.order, payment_id)
+        result = await flow.execute(
             session, payment_id, kind, requested, request.headers.get("idempotency-key")
         )
         return json_response(result)

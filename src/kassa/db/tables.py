@@ -38,6 +38,7 @@ orders = Table(
     Column("reference", String(KEY)),
     Column("cart_reference", String(KEY)),
     Column("country", String(8)),
+    Column("currency", String(8)),  # the console's currency filter (no index of its own)
     Column("billing_country", String(8)),
     Column("shipping_country", String(8)),
     Column("billing_email", String(KEY)),
@@ -80,6 +81,16 @@ for _name, _cols in {
     "cart_total": ("cart_total_units", "cart_total_micros"),
 }.items():
     Index(f"ix_orders_{_name}", *(orders.c[c] for c in (*_TENANT, *_cols)))
+
+# the console lists every channel of a merchant, newest first, with the list's totals
+Index(
+    "ix_orders_merchant_created",
+    orders.c.merchant,
+    orders.c.created,
+    orders.c.id,
+    orders.c.total_units,
+    orders.c.total_micros,
+)
 
 order_payments = Table(
     "order_payments",
@@ -236,3 +247,38 @@ configurations = Table(
     Column("created", String(24), nullable=False),
     Column("updated", String(24), nullable=False),
 )
+
+# The operator console (kassa.console): people who log in with a password, not API keys.
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("merchant", String(128), nullable=False),
+    Column("channels", Text),  # JSON list; NULL = every channel
+    Column("role", String(16), nullable=False),  # viewer | operator | admin
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("created", String(24), nullable=False),
+    Column("disabled", String(24)),
+)
+
+# Server-side console sessions: the cookie holds a random token, the table its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator", String(128), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("seen_ms", BigInteger, nullable=False),  # last request: inactivity expiry
+)
+Index("ix_console_sessions_operator", console_sessions.c.operator)
+
+# Failed console logins, one row each, keyed "account:<name>" or "address:<ip>" (throttling).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+Index("ix_login_failures_key", login_failures.c.key, login_failures.c.at_ms)

@@ -94,6 +94,9 @@ def index_columns(doc: Order) -> dict[str, Any]:
         "reference": _key(doc.get("reference"), lower=False),
         "cart_reference": _key(cart.get("reference"), lower=False),
         "country": _key(doc.get("country")),
+        "currency": _key(str(doc.get("currency")).upper(), lower=False)
+        if isinstance(doc.get("currency"), str)
+        else None,
         "billing_country": _key(billing.get("country")),
         "shipping_country": _key(shipping.get("country")),
         "billing_email": _key(billing.get("email")),
@@ -170,6 +173,20 @@ def _key_and_order(
     if row is None:
         return None, None
     return row[:6], _stored(row[6:]) if row[6] is not None else None
+
+
+async def fetch_in_merchant(
+    db: Database, merchant: str, order_id: str
+) -> tuple[str, StoredOrder] | None:
+    """An order of ``merchant`` in whichever channel it is, and that channel (the console)."""
+    params = {"id": order_id, "merchant": merchant}
+    row = await db.fetch_one(_GET_IN_MERCHANT, params)
+    return (row[3], StoredOrder(row[0], row[1], row[2])) if row else None
+
+
+_GET_IN_MERCHANT = (
+    "SELECT doc, version, meta, channel FROM orders WHERE id = :id AND merchant = :merchant"
+)
 
 
 async def fetch(db: Database, merchant: str, channel: str, order_id: str) -> StoredOrder | None:
@@ -334,7 +351,7 @@ def list_history(conn: Connection, order_id: str) -> list[str]:
 @dataclass
 class OrderFilter:
     merchant: str
-    channel: str
+    channel: str | None  # None: every channel of the merchant (or of ``channels``)
     offset: int = 0
     limit: int = 20
     search: str | None = None
@@ -356,6 +373,8 @@ class OrderFilter:
     date_to_exclusive: bool = False
     order_by: str = "created"
     descending: bool = True
+    channels: list[str] | None = None  # with ``channel`` None: only these channels
+    currencies: list[str] | None = None  # the console's currency filter
 
 
 def _lowered(values: list[str]) -> list[str]:
@@ -406,7 +425,10 @@ class _Where:
 def _where(f: OrderFilter, postgres: bool) -> _Where:
     w = _Where(postgres)
     w.equal("merchant", f.merchant)
-    w.equal("channel", f.channel)
+    if f.channel is not None:
+        w.equal("channel", f.channel)
+    elif f.channels is not None:
+        w.one_of("channels", f.channels, ("channel",))
     if f.search:
         pattern = "%" + _like_escape(f.search.replace("\x00", "\\u0000").lower()) + "%"
         w.params["search"] = pattern
@@ -420,6 +442,8 @@ def _where(f: OrderFilter, postgres: bool) -> _Where:
         w.equal("cart_reference", index_key(f.cart_reference, lower=False))
     if f.statuses:
         w.one_of("statuses", f.statuses, ("status",))
+    if f.currencies:
+        w.one_of("currencies", f.currencies, ("currency",))
     for values, column in (
         (f.countries, "country"),
         (f.billing_countries, "billing_country"),

@@ -38,3 +38,11 @@ def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[
 
 def delete_for_order(conn: Connection, order_id: str) -> None:
     conn.execute(delete(payment_transactions).where(payment_transactions.c.order_id == order_id))
+
+
+def order_of_transaction(conn: Connection, transaction_id: str) -> str | None:
+    """The order a transaction id belongs to (the console's search by transaction)."""
+    row = conn.execute(
+        select(payment_transactions.c.order_id).where(payment_transactions.c.id == transaction_id)
+    ).first()
+    return row.order_id if row is not None else None

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"  # 0008 (console tables) lands on main first; the chain is fixed at merge
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

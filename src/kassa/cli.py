@@ -102,8 +102,9 @@ def demo(
     ] = False,
 ) -> None:
     """A sandbox checkout in one command: a fresh demo database, merchant demo / channel demo,
-    an API key, the Non-PSP and sandbox PSP and shipping adapters configured and mounted, the
-    storefront at /demo. Prints the URLs, then serves until SIGTERM/SIGINT."""
+    an API key, the console's admin, the Non-PSP and sandbox PSP and shipping adapters
+    configured and mounted, the storefront at /demo. Prints the URLs and logins, then serves
+    until SIGTERM/SIGINT."""
     from kassa import demo_command, logs, serving
 
     settings, prepared = demo_command.run(database, host, port, keep)

@@ -1,6 +1,7 @@
 """``kassa demo``: a whole checkout on this machine in one command (``make demo``).
 
-Migrates a fresh demo database, creates an API key of merchant ``demo`` (channel ``demo``),
+Migrates a fresh demo database, creates an API key of merchant ``demo`` (channel ``demo``) and
+the operator console's admin ``admin``,
 writes the three adapter configurations through the Configuration API (in-process, with the
 storefront's key), mounts the Non-PSP and both sandbox adapters, prints the storefront's URL and
 serves. Nothing outside the machine is needed.
@@ -18,12 +19,14 @@ from kassa.config import Settings
 
 ADAPTERS = ("nonpsp_adapter", "kassa_sandbox_psp_adapter", "kassa_sandbox_shipping_adapter")
 DEFAULT_DATABASE = "sqlite+aiosqlite:///./kassa-demo.db"
+CONSOLE_OPERATOR = "admin"
 
 
 @dataclass(frozen=True)
 class Prepared:
     api_key: str
     written: list[str]  # configurations written
+    console_password: str | None  # of the console's operator "admin"; None: it existed
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -59,6 +62,7 @@ async def prepare(settings: Settings) -> Prepared:
     """Migrate, create the demo API key, write the configurations."""
     from kassa.app import create_app
     from kassa.auth import keys
+    from kassa.console import accounts
     from kassa.db import migrate
     from kassa.db.engine import Database
     from kassa.demo import setup
@@ -73,6 +77,11 @@ async def prepare(settings: Settings) -> Prepared:
             channels=[setup.CHANNEL],
             name=f"demo-{secrets.token_hex(3)}",
         )
+        password = None
+        if await accounts.get_operator(db, CONSOLE_OPERATOR) is None:
+            _, password = await accounts.create_operator(
+                db, CONSOLE_OPERATOR, merchant=setup.MERCHANT, role=accounts.Role.admin
+            )
         app = create_app(settings, db=db)
         shop, _ = shop_for(app, settings, db)
         try:
@@ -81,7 +90,7 @@ async def prepare(settings: Settings) -> Prepared:
             await shop.client.aclose()
     finally:
         await db.dispose()
-    return Prepared(api_key, written)
+    return Prepared(api_key, written, password)
 
 
 def banner(settings: Settings, prepared: Prepared) -> str:
@@ -92,10 +101,15 @@ def banner(settings: Settings, prepared: Prepared) -> str:
     cards = "\n".join(
         f"    {' '.join(n[i : i + 4] for i in range(0, 16, 4))}  {s}" for n, s in CARDS.items()
     )
+    if prepared.console_password is None:
+        login = f"operator '{CONSOLE_OPERATOR}' (kept from an earlier run)"
+    else:
+        login = f"operator '{CONSOLE_OPERATOR}', password {prepared.console_password}"
     return f"""
 kassa demo: a sandbox checkout, no real money and no real parcels.
 
   storefront:   {base}/demo
+  console:      {base}/console  ({login})
   Order API:    {api}/api/v0/checkout/orders  (docs: {api}/docs)
   API key of merchant 'demo', channel 'demo' (shown once):
     {prepared.api_key}

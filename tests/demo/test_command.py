@@ -54,6 +54,7 @@ def test_kassa_demo(tmp_path: Path) -> None:
     with kassa_demo(tmp_path) as (base, log):
         out = log.read_text()
         assert f"storefront:   {base}/demo" in out
+        assert f"console:      {base}/console  (operator 'admin', password " in out
         found = KEY.search(out)
         assert found is not None, out
         headers = {"Authorization": f"Bearer {found.group(1)}", "x-merchant": "demo"}

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Sequence
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp
@@ -97,8 +97,11 @@ def loopback_client(settings: Settings, app: ASGIApp | None) -> httpx.AsyncClien
     return httpx.AsyncClient(mounts=mounts, trust_env=False, follow_redirects=False)
 
 
-def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
-    """Mount every adapter of ``builtin_adapters`` on ``app`` (kassa itself)."""
+def mount_builtin(
+    app: FastAPI, state: AppState, routers: list[APIRouter] | None = None
+) -> list[AdapterContext]:
+    """Mount every adapter of ``builtin_adapters`` on ``app`` (kassa itself); their routers
+    are also appended to ``routers`` (for ``kassa.dispatch``)."""
     settings = state.settings
     found = problems(settings)
     if found:
@@ -134,7 +137,10 @@ def mount_builtin(app: FastAPI, state: AppState) -> list[AdapterContext]:
             public_base_url=settings.public_base_url,
             push_max_attempts=settings.sandbox_push_max_attempts,
         )
-        app.include_router(adapter.mount(ctx))
+        router = adapter.mount(ctx)
+        app.include_router(router)
+        if routers is not None:
+            routers.append(router)
         contexts.append(ctx)
     state.loopback = Loopback(
         settings.adapter_callback_base_url,

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -291,13 +291,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # the operator console: HTML pages (not part of the API document) and their assets
     app.include_router(console_router)
     app.mount(CONSOLE_PREFIX + "/static", console_static(), name="console-static")
-    adapters = adapter_host.mount_builtin(app, app.state.kassa)
+    adapter_routers: list[APIRouter] = []
+    adapters = adapter_host.mount_builtin(app, app.state.kassa, adapter_routers)
     demo = demo_host.mount_demo(app, app.state.kassa)  # /demo, with the sandbox adapters
     app.add_exception_handler(KassaError, _kassa_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(Dispatch, mounts=mounts, renames=ENDPOINT_NAMES)
+    # the adapters' routes carry their prefixes: dispatched as fast as the API's own
+    dispatched = [*mounts, Mount("", tuple(adapter_routers))]
+    app.add_middleware(Dispatch, mounts=dispatched, renames=ENDPOINT_NAMES)
     app.add_middleware(KassaMiddleware, access_log=settings.access_log)  # outermost
     return app
 

@@ -97,7 +97,10 @@ class Dispatch:
             for route in mount.routes():
                 path = mount.prefix + route.path
                 pattern, _, _ = compile_path(path)
-                arguments = frozenset(inspect.signature(route.endpoint).parameters) - {"request"}
+                parameters = frozenset(inspect.signature(route.endpoint).parameters)
+                if "request" not in parameters:
+                    continue  # not of the shape dispatched here: left to the application
+                arguments = parameters - {"request"}
                 names = {name: (renames or {}).get(name, name) for name in pattern.groupindex}
                 if missing := arguments - set(names.values()):
                     raise ValueError(f"{route.path}: no path parameter for {sorted(missing)}")

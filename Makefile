@@ -15,8 +15,9 @@ KASSA_HOST ?= 127.0.0.1
 KASSA_PORT ?= 8000
 # the built-in adapters `make run` mounts (docs/adapters.md); with both sandbox adapters the
 # demo storefront is at /demo too (docs/demo.md)
-KASSA_BUILTIN_ADAPTERS ?= nonpsp_adapter,kassa_sandbox_psp_adapter,kassa_sandbox_shipping_adapter
-export KASSA_HOST KASSA_PORT KASSA_BUILTIN_ADAPTERS
+# (for `make run` only: tests and benches choose their own)
+run: export KASSA_BUILTIN_ADAPTERS ?= nonpsp_adapter,kassa_sandbox_psp_adapter,kassa_sandbox_shipping_adapter
+export KASSA_HOST KASSA_PORT
 
 LINT_PATHS := src tests bench tools
 

@@ -11,52 +11,25 @@ goes to DIR too (docs/demo/).
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from kassa.app import create_app
 from kassa.auth import keys
 from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.demo.setup import CHANNEL, MERCHANT
 from kassa.demo_command import ADAPTERS
+from tests.support import browser as live
 
-CHROMIUM = os.environ.get("KASSA_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("KASSA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 WAIT_S = 20.0  # upper bound for a page to show something; not a timing assertion
-
-
-def browser_missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (os.path.exists(path) or shutil.which(path)):
-            reason = f"{path} not found (Debian packages chromium, chromium-driver)"
-            if os.environ.get("KASSA_REQUIRE_BROWSER"):
-                raise RuntimeError(reason + " and KASSA_REQUIRE_BROWSER is set")
-            return reason
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="package")
@@ -65,33 +38,14 @@ def demo_server(settings: Settings) -> Iterator[str]:
     Stopped when the package's tests end: its thread (delivery loop, push loop) must not run
     beside later tests (Hypothesis refuses a ``random`` module used during its strategies)."""
     served = replace(settings, builtin_adapters=ADAPTERS, run_delivery_in_api=True)
-    port = _free_port()
-    app = create_app(served)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="kassa-demo-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=WAIT_S)
+    with live.live_server(served) as server:
+        yield server.url
 
 
-class Browser:
-    """A headless Chromium session with the few steps the storefront tests need."""
+class Browser(live.Browser):
+    """The shared browser session with the few extra steps the storefront tests need."""
 
-    def __init__(self, driver: webdriver.Chrome, base: str, shots: Path) -> None:
-        self.driver, self.base, self.shots = driver, base, shots
-        self.count = 0
-
-    def get(self, path: str) -> None:
-        self.driver.get(self.base + path)
+    count = 0
 
     def find(self, testid: str) -> WebElement:
         wait = WebDriverWait(self.driver, WAIT_S)
@@ -102,23 +56,10 @@ class Browser:
     def text(self, testid: str) -> str:
         return str(self.find(testid).text).strip()
 
-    def wait_text(self, testid: str, text: str) -> None:
-        wait = WebDriverWait(self.driver, WAIT_S)
-        locator = (By.CSS_SELECTOR, f'[data-testid="{testid}"]')
-        wait.until(expected_conditions.text_to_be_present_in_element(locator, text))
-
-    def click(self, testid: str) -> None:
-        self.find(testid).click()
-
     def click_css(self, css: str) -> None:
         WebDriverWait(self.driver, WAIT_S).until(
             expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, css))
         ).click()
-
-    def fill(self, testid: str, value: str) -> None:
-        field = self.find(testid)
-        field.clear()
-        field.send_keys(value)
 
     def select(self, testid: str, value: str) -> None:
         from selenium.webdriver.support.select import Select
@@ -162,24 +103,10 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser(demo_server: str, shots: Path, request: pytest.FixtureRequest) -> Iterator[Browser]:
     """A fresh browser (no cookies: an empty cart) per test; its screenshots in a folder
     named after the test."""
-    reason = browser_missing()
+    reason = live.browser_missing()
     if reason is not None:
         pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1100,900",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     folder = shots / request.node.name
     folder.mkdir(exist_ok=True)
-    try:
-        yield Browser(driver, demo_server, folder)
-    finally:
-        with contextlib.suppress(Exception):
-            driver.quit()
+    with live.chromium(demo_server, folder, width=1100) as session:
+        yield Browser(session.driver, demo_server, folder)

@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import jsonutil
-from kassa.adapters import calls
+from kassa.adapters import calls, documents
 from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.adapters.converge import OrderSession, converge
+from kassa.adapters.documents import status_of
 from kassa.adapters.errors import (
     AdapterInactive,
     PaymentMethodRequired,
@@ -98,42 +99,30 @@ def view(payment: dict[str, Any], config: dict[str, Any] | None) -> dict[str, An
 
 
 def own_payment(order: dict[str, Any], payment_id: str) -> tuple[int, dict[str, Any]]:
-    for i, payment in enumerate(order.get("payments") or []):
-        if payment.get("id") == payment_id and payment.get("adapterId") == ADAPTER_ID:
-            return i, payment
-    raise PaymentNotFound(payment_id)
+    found = documents.owned(order, "payments", ADAPTER_ID, payment_id)
+    if found is None:
+        raise PaymentNotFound(payment_id)
+    return found
 
 
 def current_payment(order: dict[str, Any]) -> dict[str, Any] | None:
-    for payment in order.get("payments") or []:
-        if payment.get("adapterId") == ADAPTER_ID and payment.get("state") != "removed":
-            return dict(payment)
-    return None
-
-
-def status_of(order: dict[str, Any]) -> str:
-    return str((order.get("state") or {}).get("currentStatus", ""))
+    return documents.current(order, "payments", ADAPTER_ID)
 
 
 def hooks_for(callback_base: str, order_id: str, payment_id: str) -> list[dict[str, Any]]:
     """The hooks of §4.3 for one payment."""
     base = callback_base + CALLBACKS.format(order_id=order_id, payment_id=payment_id)
-    reference = f"{ADAPTER_ID}/{payment_id}/"
-    return [
-        {
-            "adapterId": ADAPTER_ID,
-            "version": "v1",
-            "scope": scope,
-            "target": "/payments",
-            "invoke": f"{base}/{callback}",
-            "reference": reference + name,
-        }
-        for scope, callback, name in (
+    return documents.hooks(
+        ADAPTER_ID,
+        "/payments",
+        base,
+        payment_id,
+        (
             ("/total", "update-payment", "update-payment-total"),
             ("/payments", "update-payment", "update-payment-payments"),
             ("/state", "state-changed", "state-changed"),
-        )
-    ]
+        ),
+    )
 
 
 def update_payment(order: dict[str, Any], payment_id: str) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from kassa import jsonutil
+from kassa.adapters import documents
+from kassa.adapters.documents import status_of
 from kassa.adapters.errors import PaymentNotFound
 from kassa.adapters.remainder import remainder
 from kassa.errors import KassaError
@@ -118,14 +120,7 @@ def with_own(payment: dict[str, Any], **values: Any) -> dict[str, Any]:
 
 
 def current_payment(order: dict[str, Any]) -> dict[str, Any] | None:
-    for payment in order.get("payments") or []:
-        if payment.get("adapterId") == ADAPTER_ID and payment.get("state") != "removed":
-            return dict(payment)
-    return None
-
-
-def status_of(order: dict[str, Any]) -> str:
-    return str((order.get("state") or {}).get("currentStatus", ""))
+    return documents.current(order, "payments", ADAPTER_ID)
 
 
 def sums(transactions: list[dict[str, Any]]) -> tuple[Decimal, Decimal]:

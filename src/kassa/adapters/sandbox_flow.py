@@ -17,6 +17,7 @@ from kassa.adapters import sandbox
 from kassa.adapters.calls import AdapterContext
 from kassa.adapters.client import Caller
 from kassa.adapters.converge import OrderSession, converge
+from kassa.adapters.documents import status_of
 from kassa.adapters.errors import AdapterInactive
 from kassa.adapters.sandbox import (
     ADAPTER_ID,
@@ -24,7 +25,6 @@ from kassa.adapters.sandbox import (
     RESOLVED,
     ActionNotAvailable,
     own_payment,
-    status_of,
 )
 from kassa.errors import ConfigurationNotFound
 

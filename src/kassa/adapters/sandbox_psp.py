@@ -27,6 +27,7 @@ from kassa.adapters import calls, sandbox, sandbox_flow, sandbox_page, sandbox_s
 from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.adapters.client import Caller
 from kassa.adapters.converge import OrderSession, converge
+from kassa.adapters.documents import status_of
 from kassa.adapters.errors import PaymentNotFound
 from kassa.adapters.remainder import remainder
 from kassa.adapters.sandbox import (
@@ -37,7 +38,6 @@ from kassa.adapters.sandbox import (
     ActionNotAvailable,
     PaymentInProgress,
     own,
-    status_of,
     with_own,
 )
 from kassa.adapters.sandbox import (

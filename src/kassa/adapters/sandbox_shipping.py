@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa import jsonutil
-from kassa.adapters import calls
+from kassa.adapters import calls, documents
 from kassa.adapters.calls import AdapterContext, ClientCall
 from kassa.adapters.client import Caller
 from kassa.adapters.converge import OrderSession, converge
+from kassa.adapters.documents import status_of
 from kassa.adapters.errors import AdapterInactive
 from kassa.configuration import schemas
 from kassa.errors import (
@@ -154,42 +155,30 @@ def view(shipping: dict[str, Any], config: dict[str, Any] | None, order: dict[st
 
 
 def own_shipping(order: dict[str, Any], shipping_id: str) -> tuple[int, dict[str, Any]]:
-    for i, shipping in enumerate(order.get("shippings") or []):
-        if shipping.get("id") == shipping_id and shipping.get("adapterId") == ADAPTER_ID:
-            return i, shipping
-    raise ShippingNotFound(shipping_id)
+    found = documents.owned(order, "shippings", ADAPTER_ID, shipping_id)
+    if found is None:
+        raise ShippingNotFound(shipping_id)
+    return found
 
 
 def current_shipping(order: dict[str, Any]) -> dict[str, Any] | None:
-    for shipping in order.get("shippings") or []:
-        if shipping.get("adapterId") == ADAPTER_ID and shipping.get("state") != "removed":
-            return dict(shipping)
-    return None
-
-
-def status_of(order: dict[str, Any]) -> str:
-    return str((order.get("state") or {}).get("currentStatus", ""))
+    return documents.current(order, "shippings", ADAPTER_ID)
 
 
 def hooks_for(callback_base: str, order_id: str, shipping_id: str) -> list[dict[str, Any]]:
     """The hooks of §6 for one shipping."""
     base = callback_base + CALLBACKS.format(order_id=order_id, shipping_id=shipping_id)
-    reference = f"{ADAPTER_ID}/{shipping_id}/"
-    return [
-        {
-            "adapterId": ADAPTER_ID,
-            "version": "v1",
-            "scope": scope,
-            "target": "/shippings",
-            "invoke": f"{base}/{callback}",
-            "reference": reference + name,
-        }
-        for scope, callback, name in (
+    return documents.hooks(
+        ADAPTER_ID,
+        "/shippings",
+        base,
+        shipping_id,
+        (
             ("/cart", "update-shipping", "update-shipping-cart"),
             ("/customer/shipping", "update-shipping", "update-shipping-customer"),
             ("/state", "state-changed", "state-changed"),
-        )
-    ]
+        ),
+    )
 
 
 class OptionNotAvailable(Exception):

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from hook_cost import kassa_server, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = int(os.environ.get("BENCH_ADAPTER_REQUESTS", "1000"))
@@ -45,40 +43,9 @@ METHODS = ("invoice", "card")
 WARMUP = 100
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="kassa-adapterbench-") as tmp:
-        env = {
-            **os.environ,
-            "KASSA_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            "KASSA_BUILTIN_ADAPTERS": "nonpsp_adapter",
-            "KASSA_ACCESS_LOG": "false",
-        }
-        kassa = str(VENV / "bin" / "kassa")
-        subprocess.run([kassa, "migrate"], env=env, check=True, capture_output=True)
-        created = subprocess.run(
-            [kassa, "apikey", "create", "--merchant", "bench", "--channel", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        key = created.stdout.strip().splitlines()[-1]
-        server = subprocess.Popen(
-            [kassa, "serve", "--port", str(PORT), "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            asyncio.run(measure(key))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+    with kassa_server(PORT, {"KASSA_BUILTIN_ADAPTERS": "nonpsp_adapter"}) as key:
+        asyncio.run(measure(key))
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:

@@ -14,6 +14,7 @@ kind), BENCH_PORT (default 18931), VENV (default .venv).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -59,14 +61,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="kassa-hookbench-") as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+@contextlib.contextmanager
+def kassa_server(port: int, settings: dict[str, str]) -> Iterator[str]:
+    """``kassa serve`` (one worker) on a fresh SQLite file with these ``KASSA_*`` settings,
+    migrated and with an API key of merchant and channel ``bench``, which it yields."""
+    with tempfile.TemporaryDirectory(prefix="kassa-bench-") as tmp:
         env = {
             **os.environ,
-            "KASSA_DATABASE_URL": url,
-            "KASSA_OUTBOUND_ALLOW": "127.0.0.1/32",
+            "KASSA_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "KASSA_ACCESS_LOG": "false",
+            **settings,
         }
         kassa = str(VENV / "bin" / "kassa")
         subprocess.run([kassa, "migrate"], env=env, check=True, capture_output=True)
@@ -79,16 +83,21 @@ def main() -> None:
         )
         key = created.stdout.strip().splitlines()[-1]
         server = subprocess.Popen(
-            [kassa, "serve", "--port", str(PORT), "--workers", "1"],
+            [kassa, "serve", "--port", str(port), "--workers", "1"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
-            asyncio.run(with_receiver(key))
+            yield key
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+
+
+def main() -> None:
+    with kassa_server(PORT, {"KASSA_OUTBOUND_ALLOW": "127.0.0.1/32"}) as key:
+        asyncio.run(with_receiver(key))
 
 
 async def with_receiver(key: str) -> None:

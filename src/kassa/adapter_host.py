@@ -35,6 +35,7 @@ from kassa.db.engine import Database
 from kassa.db.tables import kv
 from kassa.delivery.outbound import Loopback
 from kassa.delivery.signing import secrets_for
+from kassa.loopback import LoopbackClient
 from kassa.state import AppState
 
 log = logging.getLogger("kassa")
@@ -90,11 +91,10 @@ class BuiltinKey:
         return self.value
 
 
-def loopback_client(settings: Settings, app: ASGIApp | None) -> httpx.AsyncClient:
-    mounts: dict[str, httpx.AsyncBaseTransport] = {}
-    if app is not None:
-        mounts["all://loopback.kassa"] = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(mounts=mounts, trust_env=False, follow_redirects=False)
+def loopback_client(settings: Settings, app: ASGIApp | None) -> LoopbackClient:
+    """Requests to ``LOOPBACK_ORIGIN`` reach ``app`` in-process; others go over the network."""
+    network = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+    return LoopbackClient(app, LOOPBACK_ORIGIN, network)
 
 
 def mount_builtin(
@@ -145,7 +145,7 @@ def mount_builtin(
     state.loopback = Loopback(
         settings.adapter_callback_base_url,
         tuple(ctx.prefix for ctx in contexts),
-        httpx.ASGITransport(app=app),
+        app,
     )
     return contexts
 

@@ -224,7 +224,9 @@ async def test_upstream_errors() -> None:
 
 
 def test_loopback_resolves_mounted_prefixes_only() -> None:
-    unused = httpx.MockTransport(lambda request: httpx.Response(500))
+    async def unused(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("resolving calls nothing")
+
     plain = Loopback("http://kassa.internal", ("/a", "/b/c"), unused)
     assert plain.resolve("https://kassa.internal/a/x") is None  # another scheme: another origin
     assert plain.resolve("http://kassa.internal:8080/a/x") is None

@@ -2,9 +2,9 @@
 
 Every request carries ``Authorization: Bearer <the adapter's own key>``, the caller's
 ``x-merchant``/``x-channel``, ``x-adapterid`` and the adapter request's ``x-request-id``, and is
-bounded by ``adapter_request_timeout``. The ``httpx.AsyncClient`` either reaches the kassa
-application object in-process (loopback dispatch: an ASGI transport, no socket) or kassa over
-the network; nothing else differs.
+bounded by ``adapter_request_timeout``. The client (``HttpClient``) either reaches the kassa
+application object in-process (loopback dispatch: one ASGI call, no socket) or kassa over the
+network; nothing else differs.
 
 Errors (§2.4): an answer whose ``code`` the route lists passes through (``Passed``); any other
 non-2xx, a timeout or a network error becomes 502 ``order-api-error``.
@@ -22,6 +22,7 @@ import httpx
 from kassa import jsonutil
 from kassa.adapters.errors import OrderApiError, Passed
 from kassa.errors import KassaError
+from kassa.loopback import HttpClient
 
 ORDERS = "/api/v0/checkout/orders"
 CONFIGURATIONS = "/api/v1/configuration/merchants"
@@ -73,7 +74,7 @@ class Upstream:
         *,
         adapter_id: str,
         key: KeySource,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         order_base: str,
         configuration_base: str,
         timeout: float,

@@ -20,13 +20,14 @@ import hmac
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from starlette.types import ASGIApp
 
-from kassa import __version__, ids
+from kassa import __version__, ids, loopback
 from kassa.delivery.results import CallResult
 from kassa.delivery.transport import PerDestinationTransport
 from kassa.metrics import OUTBOUND_CALLS, OUTBOUND_DURATION
@@ -219,11 +220,11 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 
 @dataclass(frozen=True)
 class Loopback:
-    """The in-process callback origin: ``transport`` reaches the application itself."""
+    """The in-process callback origin: ``app`` is the application itself."""
 
     base_url: str  # adapter_callback_base_url
     prefixes: tuple[str, ...]  # path prefixes of the adapters mounted in this process
-    transport: httpx.AsyncBaseTransport
+    app: ASGIApp
 
     def resolve(self, url: str) -> str | None:
         """``None``: not on this origin. Else the URL to hand the application (a path of
@@ -243,6 +244,21 @@ class Loopback:
         if not any(path == p or path.startswith(p + "/") for p in self.prefixes):
             raise URLRefused("not the URL of an adapter mounted here")
         return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def _result(status: int, content: bytes, headers: Mapping[str, str], max_bytes: int) -> CallResult:
+    if len(content) > max_bytes:
+        return CallResult(
+            status,
+            content[:max_bytes],
+            f"response larger than {max_bytes} bytes",
+            "too-large",
+            0,
+            headers,
+        )
+    if 200 <= status < 300:
+        return CallResult(status, content, None, None, 0, headers)
+    return CallResult(status, content, f"HTTP {status}", "http-error", 0, headers)
 
 
 # Signing (Standard Webhooks) ------------------------------------------------------------------
@@ -276,13 +292,6 @@ class Outbound:
     ):
         self.allow = allow
         self.loopback = loopback
-        self.local = (
-            httpx.AsyncClient(
-                transport=loopback.transport, follow_redirects=False, trust_env=False, timeout=None
-            )
-            if loopback is not None
-            else None
-        )
         # one pool per (address, port, TLS name): a connection verified for one host name is
         # never reused for another name on the same address
         self.client = httpx.AsyncClient(
@@ -294,8 +303,6 @@ class Outbound:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        if self.local is not None:
-            await self.local.aclose()
 
     async def post(
         self,
@@ -336,13 +343,9 @@ class Outbound:
     ) -> CallResult:
         try:
             async with asyncio.timeout(timeout_s):
-                client = self.client
                 try:
                     local = self.loopback.resolve(url) if self.loopback is not None else None
-                    if local is not None and self.local is not None:
-                        client, target = self.local, Target(local, urlsplit(local).netloc, None)
-                    else:
-                        target = await prepare(url, self.allow)
+                    target = None if local is not None else await prepare(url, self.allow)
                 except URLRefused as exc:
                     return CallResult(None, b"", f"url-not-allowed: {exc}", "url-not-allowed", 0)
                 timestamp = int(time.time())
@@ -350,41 +353,35 @@ class Outbound:
                     "Content-Type": "application/json",
                     "User-Agent": f"kassa/{__version__}",
                     **headers,
-                    "Host": target.host_header,
                     "webhook-id": message_id,
                     "webhook-timestamp": str(timestamp),
                 }
                 if secrets:
                     send_headers["webhook-signature"] = sign(secrets, message_id, timestamp, body)
+                if local is not None:
+                    assert self.loopback is not None
+                    answer = await loopback.call(
+                        self.loopback.app, "POST", local, content=body, headers=send_headers
+                    )
+                    return _result(answer.status_code, answer.content, answer.headers, max_bytes)
+                assert target is not None
+                send_headers["Host"] = target.host_header
                 extensions = {"sni_hostname": target.sni} if target.sni else {}
-                request = client.build_request(
+                request = self.client.build_request(
                     "POST", target.url, content=body, headers=send_headers, extensions=extensions
                 )
-                response = await client.send(request, stream=True)
+                response = await self.client.send(request, stream=True)
                 try:
                     chunks: list[bytes] = []
                     size = 0
                     async for chunk in response.aiter_bytes():
                         size += len(chunk)
-                        if size > max_bytes:
-                            return CallResult(
-                                response.status_code,
-                                b"".join(chunks),
-                                f"response larger than {max_bytes} bytes",
-                                "too-large",
-                                0,
-                                response.headers,
-                            )
                         chunks.append(chunk)
+                        if size > max_bytes:
+                            break
                 finally:
                     await response.aclose()
-                status = response.status_code
-                content = b"".join(chunks)
-                if 200 <= status < 300:
-                    return CallResult(status, content, None, None, 0, response.headers)
-                return CallResult(
-                    status, content, f"HTTP {status}", "http-error", 0, response.headers
-                )
+                return _result(response.status_code, b"".join(chunks), response.headers, max_bytes)
         except TimeoutError:
             return CallResult(None, b"", f"timeout after {timeout_s:g} s", "timeout", 0)
         except (httpx.HTTPError, ConnectionError, OSError) as exc:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from kassa import jsonutil
+from kassa.loopback import HttpClient
 
 KeySource = Callable[[], Awaitable[str]]
 
@@ -63,7 +62,7 @@ class Shop:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         key: KeySource,
         endpoints: Endpoints,
         merchant: str,

@@ -7,6 +7,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from kassa import jsonutil
+
 
 def _refs(value: Any) -> list[str]:
     found: list[str] = []
@@ -24,7 +26,26 @@ def _refs(value: Any) -> list[str]:
     return found
 
 
+# answers by canonical schema text: adapters register the same few schemas on every order, and
+# checking one against the meta-schema costs more than the rest of the request
+_ANSWERS: dict[bytes, str | None] = {}
+_MAX_ANSWERS = 512
+
+
 def schema_problem(schema: dict[str, Any]) -> str | None:
+    key = jsonutil.canonical(schema)
+    try:
+        return _ANSWERS[key]
+    except KeyError:
+        pass
+    problem = _problem(schema)
+    if len(_ANSWERS) >= _MAX_ANSWERS:
+        _ANSWERS.clear()
+    _ANSWERS[key] = problem
+    return problem
+
+
+def _problem(schema: dict[str, Any]) -> str | None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

@@ -246,3 +246,74 @@ def test_canonical_ignores_key_order_and_spelling(value: Any) -> None:
     other = reorder(value)
     assert jsonutil.canonical(other) == jsonutil.canonical(value)
     assert jsonutil.json_equal(other, value)
+
+
+# --- the fast parser agrees with the standard library's -------------------------------------------
+
+
+def _stdlib_outcome(raw: bytes) -> tuple[str, Any]:
+    """What parsing gave before the fast path: the stdlib decoder's value, or its error."""
+    try:
+        return "value", jsonutil._parse_slowly(raw)
+    except JSONError as exc:
+        return "error", str(exc)
+
+
+def _outcome(raw: bytes) -> tuple[str, Any]:
+    try:
+        return "value", jsonutil.parse_body(raw)
+    except JSONError as exc:
+        return "error", str(exc)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as values and as types: Decimal digits and exponent included."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Decimal):
+        return bool(a.as_tuple() == b.as_tuple())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_json(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+number_texts = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,4})?", fullmatch=True
+)
+json_texts = st.recursive(
+    st.one_of(number_texts, st.sampled_from(["true", "false", "null", '"a"', '"\\ud800"', "NaN"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.lists(st.tuples(st.sampled_from(["a", "b", "é"]), inner), max_size=4).map(
+            lambda kv: "{" + ",".join(f'"{k}" : {v}' for k, v in kv) + "}"
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    json_texts, st.sampled_from(["", " ", "\ufeff", "\n\t"]), st.sampled_from(["", " ", "x", ","])
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_parse_matches_stdlib(text: str, before: str, after: str) -> None:
+    raw = (before + text + after).encode()
+    fast, slow = _outcome(raw), _stdlib_outcome(raw)
+    assert fast[0] == slow[0], (raw, fast, slow)
+    if fast[0] == "value":
+        assert same_json(fast[1], slow[1]), (raw, fast, slow)
+        if not before:  # stored documents never start with a BOM
+            assert same_json(jsonutil.loads(raw), slow[1])
+    else:
+        assert fast[1] == slow[1]
+
+
+@given(st.binary(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_fast_parse_matches_stdlib_on_any_bytes(raw: bytes) -> None:
+    fast, slow = _outcome(raw), _stdlib_outcome(raw)
+    assert fast[0] == slow[0], (raw, fast, slow)
+    if fast[0] == "value":
+        assert same_json(fast[1], slow[1]), (raw, fast, slow)

@@ -8,7 +8,6 @@ stored order ``S``. Any violation makes the whole patch invalid (``InvalidPatch`
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -19,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from kassa.callbacks.changes import segments
 from kassa.callbacks.kinds import BY_COLLECTION
 from kassa.errors import KassaError
+from kassa.jsonutil import copy_json
 from kassa.orders import document as doc
 from kassa.orders import mutations, rules
 from kassa.orders.document import Meta, Order
@@ -123,8 +123,8 @@ def _as_order(patched: dict[str, Any]) -> Order:
 
 def _scratch(stored: Order, proposal: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``proposal`` in the stored order's state, for editability checks."""
-    scratch = copy.deepcopy(proposal)
-    scratch["state"] = copy.deepcopy(stored["state"])
+    scratch: dict[str, Any] = copy_json(proposal)
+    scratch["state"] = copy_json(stored["state"])
     return scratch
 
 
@@ -142,7 +142,7 @@ def _recheck(
     """Validate and canonicalise every part the patch changed; returns the checked proposal."""
     ctx = Context(now=before.get("lastModified", ""), payment_state_enforcement=enforce)
     status = _state_of(stored)
-    result = copy.deepcopy(after)
+    result = copy_json(after)
     keys = set(before) | set(after)
     for key in sorted(keys):
         if key in _FORBIDDEN_TOP or before.get(key, _MISSING) == after.get(key, _MISSING):
@@ -197,7 +197,7 @@ def _cart(
 ) -> doc.Cart:
     if "cart" not in after:
         raise InvalidPatch("the cart may not be removed")
-    body = copy.deepcopy(after["cart"])
+    body = copy_json(after["cart"])
     if isinstance(body, dict) and body.get("total") == before["cart"].get("total"):
         # totals kassa computed are computed again for the patched cart
         total = dict(body.get("total") or {})
@@ -252,14 +252,14 @@ def apply_hook_patch(
     ``InvalidPatch``."""
     _check_operations(patch, proposal)
     try:
-        patched = jsonpatch.JsonPatch(patch).apply(proposal, in_place=False)
+        patched = jsonpatch.JsonPatch(patch).apply(copy_json(proposal), in_place=True)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
         raise InvalidPatch(str(exc)) from exc
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise InvalidPatch(f"malformed patch: {exc}") from exc
     if not isinstance(patched, dict):
         raise InvalidPatch("the patch must leave an order object")
-    scratch_meta = copy.deepcopy(meta)
+    scratch_meta = copy_json(meta)
     try:
         checked = _recheck(stored, proposal, patched, scratch_meta, enforce)
     except ValidationError as exc:

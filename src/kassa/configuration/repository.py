@@ -7,12 +7,15 @@ Lists are sorted here in Python, by code point: a PostgreSQL collation would ord
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
+from kassa.db.engine import query_one
 from kassa.db.tables import configurations as table
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -49,12 +52,25 @@ def list_all(conn: Connection, merchant: str, channel: str) -> list[Stored]:
     return sorted(found, key=lambda stored: stored.name)
 
 
+# one configuration by primary key, in plain SQL (``kassa.db.engine.query_one``): every adapter
+# request reads its configuration (adapters.md §2.4), and building and compiling the same
+# statement with SQLAlchemy each time costs many times the lookup
+GET_SQL = (
+    "SELECT version, doc FROM configurations"
+    " WHERE merchant = :merchant AND channel = :channel AND name = :name"
+)
+
+
+def get_params(merchant: str, channel: str, name: str) -> dict[str, str]:
+    return {"merchant": merchant, "channel": channel, "name": name}
+
+
+def stored(name: str, row: Sequence[Any] | None) -> Stored | None:
+    return None if row is None else Stored(name, int(row[0]), str(row[1]))
+
+
 def get(conn: Connection, merchant: str, channel: str, name: str) -> Stored | None:
-    query = select(table.c.version, table.c.doc).where(
-        table.c.merchant == merchant, table.c.channel == channel, table.c.name == name
-    )
-    row = conn.execute(query).first()
-    return None if row is None else Stored(name, row.version, row.doc)
+    return stored(name, query_one(conn, GET_SQL, get_params(merchant, channel, name)))
 
 
 def count(conn: Connection, merchant: str, channel: str) -> int:

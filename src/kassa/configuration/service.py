@@ -45,7 +45,8 @@ async def list_configurations(call: Call) -> bytes:
 
 async def read(call: Call, name: str) -> repo.Stored:
     merchant, channel = _tenant(call)
-    stored = await call.app.db.read(lambda conn: repo.get(conn, merchant, channel, name))
+    row = await call.app.db.fetch_one(repo.GET_SQL, repo.get_params(merchant, channel, name))
+    stored = repo.stored(name, row)
     if stored is None:
         raise ConfigurationNotFound(name)
     return stored

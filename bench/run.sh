@@ -399,6 +399,7 @@ run_scenario() {
     say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
     # CPU used during the measured run, in cores: the server processes (from /proc), the
     # PostgreSQL server (from /proc) and wrk (bash's `time`), each divided by wrk's wall-clock time
+    curl -fsS -o "$TMP/$name.metrics-before" "$URL/metrics" || : >"$TMP/$name.metrics-before"
     ticks_before=$(server_ticks)
     db_before=$(db_ticks)
     { time BENCH_SCENARIO=$name wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
@@ -406,6 +407,7 @@ run_scenario() {
         2>"$TMP/$name.err"; } 2>"$TMP/$name.time"
     ticks_after=$(server_ticks)
     db_after=$(db_ticks)
+    curl -fsS -o "$TMP/$name.metrics-after" "$URL/metrics" || : >"$TMP/$name.metrics-after"
     cat "$TMP/$name.err" >&2
     tee -a "$WRK_LOG" <"$TMP/$name.txt"
     read -r wall user sys < <(tail -n 1 "$TMP/$name.time")
@@ -415,7 +417,9 @@ run_scenario() {
             if (d > 0) printf " db_cpu=%.2f", d / hz / w
         }')
     line=$(grep '^RESULT ' "$TMP/$name.txt") || die "$name: no RESULT line"
-    echo "$line $cpu" >>"$RESULT_LINES"
+    # the hook calls kassa made during the run (in-process calls to built-in adapters included)
+    hooks=$("$BIN/python" bench/callouts.py "$TMP/$name.metrics-before" "$TMP/$name.metrics-after")
+    echo "$line $cpu $hooks" >>"$RESULT_LINES"
     server_alive "$name"
 }
 

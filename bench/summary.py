@@ -138,6 +138,24 @@ def _floor_table(rows: list[dict[str, str]], goals: dict[str, Goal]) -> list[str
     return out
 
 
+def _hook_lines(rows: list[dict[str, str]]) -> list[str]:
+    """The hook round trips kassa made during each run (from /metrics, bench/callouts.py)."""
+    out = []
+    for row in rows:
+        if "hook_calls" not in row or row.get("scenario", "").startswith(FLOOR):
+            continue
+        seconds = float(row["requests"]) / float(row["rps"]) if float(row["rps"]) else 0.0
+        per_s = f", {int(row['hook_calls']) / seconds:,.0f}/s" if seconds else ""
+        out.append(
+            f"  {row['scenario']:<20} {int(row['hook_calls']):>7,} calls{per_s},"
+            f" mean {float(row['hook_mean_ms']):.2f} ms, p99 {float(row['hook_p99_ms']):.2f} ms"
+        )
+    if not out:
+        return []
+    head = "hook round trips during the run (kassa_outbound_call_duration_seconds{kind=hook}; p99"
+    return ["", head + " interpolated within its histogram bucket):", *out]
+
+
 def main() -> int:
     results_path, rss_path, header_path = (Path(p) for p in sys.argv[1:4])
     database = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
@@ -198,6 +216,7 @@ def main() -> int:
         )
         if flow_errors:
             out.append(f"{'':<22} {flow_errors} flows ended in an error (see the wrk output)")
+    out += _hook_lines(rows)
     out += _floor_table(rows, goals)
     out.append("")
     out.append(f"peak RSS (VmHWM) per kassa server process, goal <= {RSS_GOAL_MB} MB each:")

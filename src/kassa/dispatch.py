@@ -71,12 +71,59 @@ def mount_prefix(scope: Scope, default: str) -> str:
 
 @dataclass(frozen=True)
 class _Route:
+    order: int  # position in the mounts: the first route that matches serves
     pattern: re.Pattern[str]
     methods: frozenset[str]
     endpoint: Endpoint
     arguments: frozenset[str]  # the path parameters the endpoint takes as arguments
     template: RouteTemplate
     renames: dict[str, str] | None  # template name -> endpoint name, where they differ
+
+
+class _Node:
+    """One path segment of the route tree: routes ending here, literal children, and the child
+    for a path parameter (one non-empty segment, as ``{name}`` matches)."""
+
+    __slots__ = ("literal", "param", "routes")
+
+    def __init__(self) -> None:
+        self.routes: list[_Route] = []
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+
+    def add(self, segments: list[str], route: _Route) -> None:
+        node = self
+        for segment in segments:
+            if segment.startswith("{") and segment.endswith("}"):
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        node.routes.append(route)
+
+    def candidates(self, segments: list[str], at: int, found: list[_Route]) -> None:
+        """Every route whose template has the shape of ``segments[at:]``."""
+        if at == len(segments):
+            found.extend(self.routes)
+            return
+        segment = segments[at]
+        child = self.literal.get(segment)
+        if child is not None:
+            child.candidates(segments, at + 1, found)
+        if self.param is not None and segment:
+            self.param.candidates(segments, at + 1, found)
+
+
+_PARAMETER = re.compile(r"\{\w+\}")
+
+
+def _plain(path: str) -> bool:
+    """Whether every parameter of ``path`` is a whole segment ``{name}`` (no convertor), so that
+    the route tree finds it; any other route is matched by its pattern alone."""
+    return all(
+        _PARAMETER.fullmatch(part) or ("{" not in part and "}" not in part)
+        for part in path.split("/")
+    )
 
 
 class Dispatch:
@@ -92,6 +139,8 @@ class Dispatch:
         differ."""
         self.app = app
         self.routes: list[_Route] = []
+        self.tree = _Node()
+        self.others: list[_Route] = []  # routes the tree cannot hold
         bases: set[str] = set()
         for mount in mounts:
             for route in mount.routes():
@@ -107,24 +156,41 @@ class Dispatch:
                 methods = frozenset(route.methods or ())
                 template = RouteTemplate(path, mount.prefix)
                 renamed = {k: v for k, v in names.items() if k != v} or None
-                self.routes.append(
-                    _Route(pattern, methods, route.endpoint, arguments, template, renamed)
+                entry = _Route(
+                    len(self.routes), pattern, methods, route.endpoint, arguments, template, renamed
                 )
+                self.routes.append(entry)
+                if _plain(path):
+                    self.tree.add(path.split("/"), entry)
+                else:
+                    self.others.append(entry)
                 bases.add(path.split("{", 1)[0])
         # the literal beginnings of the paths: one C-level test turns every other request away
         self.bases = tuple(b for b in bases if not any(b != o and b.startswith(o) for o in bases))
+
+    def _match(self, path: str, method: str) -> tuple[_Route, re.Match[str]] | None:
+        """The first route (in mount order) whose pattern matches ``path`` and which accepts
+        ``method``: the routes of the path's shape, from the tree, then checked by pattern."""
+        found: list[_Route] = []
+        self.tree.candidates(path.split("/"), 0, found)
+        found.extend(self.others)
+        if len(found) > 1:
+            found.sort(key=lambda route: route.order)
+        for route in found:
+            if method not in route.methods:
+                continue
+            match = route.pattern.match(path)
+            if match is not None:
+                return route, match
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith(self.bases):
-                method = scope["method"]
-                for route in self.routes:
-                    if method not in route.methods:
-                        continue
-                    match = route.pattern.match(path)
-                    if match is None:
-                        continue
+                found = self._match(path, scope["method"])
+                if found is not None:
+                    route, match = found
                     scope["route"] = route.template
                     params = match.groupdict()
                     if route.renames is not None:

@@ -86,8 +86,9 @@ class KassaMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_DURATION.labels(method, route).observe(elapsed)
+            counted, timed = _series(method, route, status)
+            counted.inc()
+            timed.observe(elapsed)
             if self.access_log:
                 log.info(
                     "request",
@@ -106,6 +107,25 @@ class KassaMiddleware:
 # CSPRNG (os.urandom), without a system call per request.
 _IDS = random.Random(secrets.randbits(128))
 os.register_at_fork(after_in_child=lambda: _IDS.seed(secrets.randbits(128)))
+
+
+# the metric children of each (method, route, status): ``labels()`` looks them up anew, at a
+# cost that shows on every request. Bounded, as methods are whatever clients send.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_MAX_SERIES = 2048
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    key = (method, route, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+        if len(_SERIES) < _MAX_SERIES:
+            _SERIES[key] = found
+    return found
 
 
 def _new_request_id() -> str:

@@ -549,6 +549,12 @@ class Row:
     values: dict[str, Any]
 
 
+def insert_row(conn: Connection, table: str, values: dict[str, Any]) -> None:
+    """Insert one row in plain SQL (straight to the driver, as ``execute``); the statement
+    text is made once per table and set of columns."""
+    execute(conn, _insert_sql(table, tuple(values)), values)
+
+
 @functools.lru_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     names = ", ".join(columns)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from kassa import ids, jsonutil
 from kassa.callbacks.changes import ABSENT, changed, value_at
 from kassa.callbacks.kinds import substitute
-from kassa.db.tables import events
+from kassa.db.engine import insert_row
 from kassa.orders.document import JsonObject, Meta, Notification, Order
 from kassa.orders.repository import index_key
 
@@ -121,5 +121,5 @@ def rows(
 
 
 def insert(conn: Connection, event_rows: list[dict[str, Any]]) -> None:
-    if event_rows:
-        conn.execute(events.insert(), event_rows)
+    for row in event_rows:
+        insert_row(conn, "events", row)

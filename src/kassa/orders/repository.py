@@ -20,6 +20,7 @@ from kassa.db.engine import (
     Row,
     cached_until_commit,
     execute,
+    insert_row,
     query_all,
     query_one,
     snapshot_lookup,
@@ -242,23 +243,19 @@ def _update_sql(columns: tuple[str, ...]) -> str:
 
 
 def insert_order(conn: Connection, doc: Order, text: str, meta: str, version: int = 1) -> None:
-    conn.execute(
-        insert(orders).values(
-            id=doc["id"],
-            merchant=doc["merchant"],
-            channel=doc["channel"],
-            version=version,
-            doc=text,
-            meta=meta,
-            created=doc["created"],
-            **index_columns(doc),
-        )
-    )
-    ids = payment_ids(doc)
-    if ids:
-        conn.execute(
-            insert(order_payments), [{"order_id": doc["id"], "payment_id": p} for p in ids]
-        )
+    values = {
+        "id": doc["id"],
+        "merchant": doc["merchant"],
+        "channel": doc["channel"],
+        "version": version,
+        "doc": text,
+        "meta": meta,
+        "created": doc["created"],
+        **index_columns(doc),
+    }
+    insert_row(conn, "orders", values)
+    for payment_id in payment_ids(doc):
+        insert_row(conn, "order_payments", {"order_id": doc["id"], "payment_id": payment_id})
 
 
 def update_order(

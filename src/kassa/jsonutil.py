@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -38,9 +38,12 @@ _fast = msgspec.json.Decoder(float_hook=Decimal)
 def canonical_decimal(value: Decimal) -> str:
     if value.is_zero():
         return "0"
-    # normalise in a context as precise as the value, so that nothing is ever rounded
-    exact = Context(prec=max(len(value.as_tuple().digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN)
-    return format(value.normalize(exact), "f")
+    # fixed-point notation of a Decimal is exact (no context, no rounding); then the trailing
+    # zeros of the fraction go
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _default(value: Any) -> Any:

@@ -4,14 +4,18 @@ A write is declared as an operation — plain data and pure functions, no SQL �
 turns it into one database transaction:
 
 * ``NewOrder``   — insert the order, its first history entry and the events it fires;
-* ``Change``     — a pure document change of an order: the **locked path** (read the row under
-  its lock, ``If-Match``, apply, recompute totals, diff; an empty diff is a no-op, else store
-  version + 1, index columns, history, events) or, when a callback stage calls out
-  (``kassa.callbacks.engine``), the **attempt loop**: no transaction open while calling out,
-  then a compare-and-set commit, at most ``MAX_ATTEMPTS`` times;
-* ``Append``     — rows outside the document (the payment ledger): under the row lock, a pure
-  ``prepare`` checks the ledger and returns the row and the history details; the document only
-  gets a new ``lastModified`` and version;
+* ``Change``     — a pure document change of an order, **prepared outside the transaction**:
+  a point read of the order, ``If-Match``, apply, recompute totals, diff, the new text, history
+  entry and events; the transaction then only stores them with a compare-and-set on the version
+  read (an empty diff is a no-op). If another write came first, the change is made again on
+  the **locked path** (read the row under its lock, then the same steps), which cannot
+  conflict. When a callback stage calls out (``kassa.callbacks.engine``), the **attempt
+  loop**: no transaction open while calling out, then a compare-and-set commit, at most
+  ``MAX_ATTEMPTS`` times;
+* ``Append``     — rows outside the document (the payment ledger), prepared the same way: a
+  pure ``prepare`` checks the ledger and returns the row and the history details, the document
+  only gets a new ``lastModified`` and version; stored with a compare-and-set, else again
+  under the row lock;
 * ``Remove``     — delete an order (refused once money was captured) with its ledger;
 * ``RetryEvent`` — schedule a manual delivery attempt of an event;
 * ``Record``     — only the idempotency record of an answer that changed nothing.
@@ -36,6 +40,7 @@ from sqlalchemy.engine import Connection
 from kassa import http, idempotency, jsonutil, timeutil
 from kassa.callbacks import engine
 from kassa.callbacks.passed import Passed
+from kassa.db.engine import Row
 from kassa.errors import (
     ConcurrentModification,
     EventNotFound,
@@ -128,7 +133,7 @@ async def execute(call: Call, operation: Operation) -> Outcome:
         case Change():
             outcome, fired = await _change(call, operation)
         case Append():
-            outcome = await call.app.db.write(lambda conn: _append(conn, call, operation))
+            outcome = await _append_row(call, operation)
             fired = False
         case Remove():
             outcome = await call.app.db.write(lambda conn: _remove(conn, call, operation))
@@ -266,60 +271,94 @@ def _propose(call: Call, stored: repo.StoredOrder, apply: Apply[T]) -> _Attempt[
     return _Attempt(stored, before, after, meta, ctx, result)
 
 
-def _commit(
-    conn: Connection,
-    call: Call,
-    op: Change[T],
-    attempt: _Attempt[T],
-    passed: Passed | None,
-) -> tuple[Outcome, bool] | None:
-    """Store the attempt's proposal if the order is still at the version it read.
+@dataclass
+class _Prepared(Generic[T]):
+    """What committing an attempt writes, all computed before the transaction: inside it only
+    the statements run (on SQLite the write lock spans every process's writes)."""
 
-    Returns ``None`` (and writes nothing) when another write committed meanwhile.
-    """
+    attempt: _Attempt[T]
+    outcome: Outcome
+    version: int  # the version it stores (the version read when nothing changed)
+    text: str | None  # the new document; None: nothing changed
+    meta: str
+    history: str
+    events: list[dict[str, Any]]
+
+
+def _prepare(
+    call: Call, op: Change[T], attempt: _Attempt[T], passed: Passed | None
+) -> _Prepared[T]:
     stored, before, after, meta = attempt.stored, attempt.before, attempt.after, attempt.meta
     now = attempt.ctx.now
     patch = jsonutil.json_diff(
         history.without_last_modified(before), history.without_last_modified(after)
     )
-    fired = False
     if not patch:
         outcome = _with_etag(op.respond(stored.version, before, attempt.result), stored.version)
+        prepared = _Prepared(attempt, outcome, stored.version, None, "", "", [])
     else:
         version = stored.version + 1
         after["lastModified"] = now
         events = outbox.rows(before, after, meta, version, _now_ms())
         hook_calls = passed.hook_calls if passed is not None else []
         entry = _history(call, version, now, patch, hookCalls=hook_calls)
+        text, meta_text = jsonutil.dumps(after).decode(), orjson.dumps(meta).decode()
+        outcome = _with_etag(op.respond(version, after, attempt.result), version)
+        prepared = _Prepared(attempt, outcome, version, text, meta_text, entry, events)
+    if passed is not None:
+        prepared.outcome.headers.update(http.warnings_headers(passed.warnings))
+    return prepared
+
+
+def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] | None:
+    """Store a prepared attempt if the order is still at the version it read.
+
+    Returns ``None`` (and writes nothing) when another write committed meanwhile.
+    """
+    attempt = prepared.attempt
+    fired = False
+    if prepared.text is not None:
         stored_ok = repo.update_order(
             conn,
-            before,
-            after,
-            text=jsonutil.dumps(after).decode(),
-            meta=orjson.dumps(meta).decode(),
-            version=stored.version,
-            rows=[repo.history_row(after["id"], version, entry)],
+            attempt.before,
+            attempt.after,
+            text=prepared.text,
+            meta=prepared.meta,
+            version=attempt.stored.version,
+            rows=[repo.history_row(attempt.after["id"], prepared.version, prepared.history)],
         )
         if not stored_ok:
             return None
-        outbox.insert(conn, events)
-        fired = bool(events)
-        outcome = _with_etag(op.respond(version, after, attempt.result), version)
-    if passed is not None:
-        outcome.headers.update(http.warnings_headers(passed.warnings))
-    _complete(conn, call, outcome)
-    return outcome, fired
+        outbox.insert(conn, prepared.events)
+        fired = bool(prepared.events)
+    _complete(conn, call, prepared.outcome)
+    return prepared.outcome, fired
 
 
 async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
+    """The order is read and the change prepared outside any transaction; the write then only
+    stores it, if the order is still at the version read. When it is not (another write came
+    first), the change is made again with the order locked, which cannot conflict: a write
+    without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
+    attempt = _propose(call, await _current(call, op.order_id), op.apply)
+    if engine.calls_out(attempt.before, attempt.after, suppressed):
+        return await _attempts(call, op, attempt, suppressed)
+    engine.check(attempt.before, attempt.after)
+    prepared = _prepare(call, op, attempt, None)
+    if prepared.text is None and call.claim is None:
+        return prepared.outcome, False  # nothing changed, nothing to record
+    committed = await call.app.db.write(functools.partial(_store, call=call, prepared=prepared))
+    if committed is not None:
+        return committed
+    WRITE_CONFLICTS.inc()
 
     def locked(conn: Connection) -> tuple[Outcome, bool] | None:
         attempt = _propose(call, _locked(conn, call, op.order_id), op.apply)
         if engine.calls_out(attempt.before, attempt.after, suppressed):
             raise _CallsOut(attempt)
         engine.check(attempt.before, attempt.after)
-        return _commit(conn, call, op, attempt, None)
+        return _store(conn, call, _prepare(call, op, attempt, None))
 
     try:
         committed = await call.app.db.write(locked)
@@ -330,24 +369,36 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     return committed
 
 
+async def _current(call: Call, order_id: str) -> repo.StoredOrder:
+    """The order as committed now, in one point read; a deferred authentication happens here,
+    its key looked up in the same statement (as ``_locked`` does)."""
+    db = call.app.db
+    if call.resolved is None:
+        headers = call.request.headers
+        key_row, stored = await repo.fetch_with_key(
+            db, call.key_params(), headers.get("x-merchant"), headers.get("x-channel"), order_id
+        )
+        call.authenticate_with(key_row)
+    else:
+        principal = call.principal
+        stored = await repo.fetch(db, principal.merchant, principal.channel, order_id)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return stored
+
+
 async def _attempts(
     call: Call, op: Change[T], first: _Attempt[T], suppressed: str | None
 ) -> tuple[Outcome, bool]:
     state = call.app
-    principal = call.principal
     attempt = first
     for number in range(MAX_ATTEMPTS):
         if number:
-            stored = await state.db.read(
-                lambda conn: repo.get(conn, principal.merchant, principal.channel, op.order_id)
-            )
-            if stored is None:
-                raise OrderNotFound(op.order_id)
-            attempt = _propose(call, stored, op.apply)
+            attempt = _propose(call, await _current(call, op.order_id), op.apply)
         passed = await engine.run(state, attempt.before, attempt.after, attempt.meta, suppressed)
         attempt.after = passed.proposal
-        commit = functools.partial(_commit, call=call, op=op, attempt=attempt, passed=passed)
-        committed = await state.db.write(commit)
+        prepared = _prepare(call, op, attempt, passed)
+        committed = await state.db.write(functools.partial(_store, call=call, prepared=prepared))
         if committed is not None:
             return committed
         WRITE_CONFLICTS.inc()
@@ -357,8 +408,36 @@ async def _attempts(
 # Append ----------------------------------------------------------------------------------------
 
 
-def _append(conn: Connection, call: Call, op: Append) -> Outcome:
-    stored = _locked(conn, call, op.order_id)
+async def _append_row(call: Call, op: Append) -> Outcome:
+    """As ``_change``: prepared from a point read, stored if the order is still at that
+    version, else made again with the order locked."""
+    prepared = _prepare_append(call, op, await _current(call, op.order_id))
+    done = await call.app.db.write(functools.partial(_store_append, call=call, prepared=prepared))
+    if done is not None:
+        return done
+    WRITE_CONFLICTS.inc()
+
+    def locked(conn: Connection) -> Outcome:
+        again = _prepare_append(call, op, _locked(conn, call, op.order_id))
+        outcome = _store_append(conn, call, again)
+        if outcome is None:  # the row lock makes this unreachable; keep the CAS honest
+            raise RuntimeError("order row changed while locked")
+        return outcome
+
+    return await call.app.db.write(locked)
+
+
+@dataclass(frozen=True)
+class _PreparedRow:
+    op: Append
+    stored: repo.StoredOrder
+    text: str
+    meta: str
+    rows: list[Row]
+    outcome: Outcome
+
+
+def _prepare_append(call: Call, op: Append, stored: repo.StoredOrder) -> _PreparedRow:
     order: Order = jsonutil.loads(stored.doc)
     op.locate(order)
     http.check_if_match(call, stored.version)
@@ -382,20 +461,26 @@ def _append(conn: Connection, call: Call, op: Append) -> Outcome:
         seq=row.seq,
         doc=jsonutil.dumps(row.doc).decode(),
     )
+    rows = [ledger_row, repo.history_row(op.order_id, version, entry)]
+    outcome = _with_etag(op.respond(version, row), version)
+    return _PreparedRow(op, stored, text, orjson.dumps(meta).decode(), rows, outcome)
+
+
+def _store_append(conn: Connection, call: Call, prepared: _PreparedRow) -> Outcome | None:
+    """``None`` (nothing written) when the order is no longer at the version read."""
     stored_ok = repo.touch_order(
         conn,
-        op.order_id,
-        text=text,
-        meta=orjson.dumps(meta).decode(),
-        version=stored.version,
-        rows=[ledger_row, repo.history_row(op.order_id, version, entry)],
+        prepared.op.order_id,
+        text=prepared.text,
+        meta=prepared.meta,
+        version=prepared.stored.version,
+        rows=prepared.rows,
     )
-    if not stored_ok:  # the row lock makes this unreachable; keep the CAS honest
-        raise RuntimeError("order row changed while locked")
-    outcome = _with_etag(op.respond(version, row), version)
-    if op.record:
-        _complete(conn, call, outcome)
-    return outcome
+    if not stored_ok:
+        return None
+    if prepared.op.record:
+        _complete(conn, call, prepared.outcome)
+    return prepared.outcome
 
 
 # Remove, RetryEvent ----------------------------------------------------------------------------

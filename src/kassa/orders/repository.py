@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from kassa import money
@@ -286,11 +286,8 @@ def update_order(
     if not update_then_insert(conn, _update_sql(tuple(sorted(changed))), params, rows):
         return False
     old_ids, new_ids = payment_ids(old), payment_ids(new)
-    if new_ids - old_ids:
-        conn.execute(
-            insert(order_payments),
-            [{"order_id": new["id"], "payment_id": p} for p in sorted(new_ids - old_ids)],
-        )
+    for payment_id in sorted(new_ids - old_ids):
+        insert_row(conn, "order_payments", {"order_id": new["id"], "payment_id": payment_id})
     return True
 
 

@@ -152,6 +152,22 @@ def json_equal(a: Any, b: Any) -> bool:
     objects regardless of key order, arrays element by element."""
     if a is b:
         return True
+    if isinstance(a, dict | list) and type(a) is type(b):
+        # Equal JSON values are equal Python values, so ``!=`` rules out most differences at
+        # C speed; Python's ``==`` also takes ``true`` for ``1``, which the canonical texts
+        # (sorted keys, canonical numbers) do not
+        if a != b:
+            return False
+        try:
+            return canonical(a) == canonical(b)
+        except TypeError:  # not JSON (a non-finite number...): compare it the long way
+            return _walk_equal(a, b)
+    return _walk_equal(a, b)
+
+
+def _walk_equal(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
@@ -159,9 +175,9 @@ def json_equal(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+        return a.keys() == b.keys() and all(_walk_equal(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_walk_equal(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -317,3 +317,32 @@ def test_fast_parse_matches_stdlib_on_any_bytes(raw: bytes) -> None:
     assert fast[0] == slow[0], (raw, fast, slow)
     if fast[0] == "value":
         assert same_json(fast[1], slow[1]), (raw, fast, slow)
+
+
+def confuse(value: Any, data: st.DataObject) -> Any:
+    """``value`` with some numbers and booleans swapped for their look-alikes (1 ↔ true,
+    0 ↔ false, 12.5 ↔ 12.50), the cases where Python's ``==`` and JSON equality part."""
+    if isinstance(value, dict):
+        return {k: confuse(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [confuse(v, data) for v in value]
+    if not data.draw(st.booleans()):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, Decimal):
+        return reorder(value)
+    return value
+
+
+@given(json_values, st.data())
+@settings(max_examples=300, deadline=None)
+def test_json_equal_fast_path_agrees_with_the_walk(value: Any, data: st.DataObject) -> None:
+    other = confuse(value, data)
+    for a, b in ((value, other), (other, value), (value, reorder(value)), ([value], [other])):
+        assert jsonutil.json_equal(a, b) == jsonutil._walk_equal(a, b), (a, b)
+    assert not jsonutil.json_equal({"a": [True]}, {"a": [1]})
+    assert not jsonutil.json_equal([False, 2], [0, 2])
+    assert jsonutil.json_equal({"a": [Decimal("1.0"), True]}, {"a": [1, True]})

@@ -166,8 +166,8 @@ async def start(
 ) -> Call | Response:
     """Run the generic checks; return a ``Call``, or the replayed ``Response`` of a known key.
 
-    ``defer_auth``: a write whose unit of work reads the order locked (``Change``, ``Append``,
-    ``Remove``) may leave the key lookup to that read, one round trip fewer, on PostgreSQL and
+    ``defer_auth``: a write whose unit of work reads the order first (``Change``, ``Append``)
+    may leave the key lookup to that read, one query (on PostgreSQL one round trip) fewer,
     without an Idempotency-Key (whose claim needs the merchant first). Any error raised before
     that read is preceded by the lookup (``run``), so 401/400/403 keep their precedence.
 
@@ -178,7 +178,6 @@ async def start(
     headers = request.headers
     if (
         defer_auth
-        and not state.db.is_sqlite
         and headers.get("idempotency-key") is None
         and channel_required
         and tenant is None

@@ -182,7 +182,12 @@ def _walk_equal(a: Any, b: Any) -> bool:
 
 
 def _escape(key: str) -> str:
+    if "~" not in key and "/" not in key:
+        return key
     return key.replace("~", "~0").replace("/", "~1")
+
+
+_PLAIN = (str, bool, type(None))  # equal as JSON exactly when equal as Python values
 
 
 def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
@@ -191,18 +196,34 @@ def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     Objects are compared key by key; anything else that differs (arrays included) is replaced
     as a whole, which keeps the diff linear and the patch easy to read.
     """
+    ops: list[dict[str, Any]] = []
     if isinstance(old, dict) and isinstance(new, dict):
-        ops: list[dict[str, Any]] = []
-        for key in old:
-            if key not in new:
-                ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
-        for key, value in new.items():
-            where = f"{path}/{_escape(key)}"
-            if key not in old:
-                ops.append({"op": "add", "path": where, "value": value})
-            else:
-                ops.extend(json_diff(old[key], value, where))
-        return ops
-    if json_equal(old, new):
-        return []
-    return [{"op": "replace", "path": path, "value": new}]
+        _diff_objects(old, new, path, ops)
+    elif not json_equal(old, new):
+        ops.append({"op": "replace", "path": path, "value": new})
+    return ops
+
+
+def _diff_objects(
+    old: dict[str, Any], new: dict[str, Any], path: str, ops: list[dict[str, Any]]
+) -> None:
+    for key in old:
+        if key not in new:
+            ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
+    for key, value in new.items():
+        if key not in old:
+            ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
+            continue
+        before = old[key]
+        if before is value:
+            continue
+        if isinstance(before, dict) and isinstance(value, dict):
+            _diff_objects(before, value, f"{path}/{_escape(key)}", ops)
+            continue
+        kind = type(before)
+        if kind is type(value) and kind in _PLAIN:
+            same = before == value
+        else:
+            same = json_equal(before, value)
+        if not same:
+            ops.append({"op": "replace", "path": f"{path}/{_escape(key)}", "value": value})

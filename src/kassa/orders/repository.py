@@ -218,9 +218,11 @@ def lock_with_key(
     channel: str | None,
     order_id: str,
 ) -> tuple[Sequence[Any] | None, StoredOrder | None]:
-    """``fetch_with_key`` inside a write transaction, the order row locked (PostgreSQL)."""
+    """``fetch_with_key`` inside a write transaction, the order row locked (PostgreSQL; on
+    SQLite the writer already holds the database's write lock)."""
     params = {**key_params, "id": order_id, "merchant": merchant, "channel": channel}
-    return _key_and_order(query_one(conn, _LOCK_WITH_KEY, params))
+    statement = _LOCK_WITH_KEY if conn.dialect.name == "postgresql" else _GET_WITH_KEY
+    return _key_and_order(query_one(conn, statement, params))
 
 
 def lock(conn: Connection, merchant: str, channel: str, order_id: str) -> StoredOrder | None:

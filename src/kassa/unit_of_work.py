@@ -4,18 +4,17 @@ A write is declared as an operation — plain data and pure functions, no SQL �
 turns it into one database transaction:
 
 * ``NewOrder``   — insert the order, its first history entry and the events it fires;
-* ``Change``     — a pure document change of an order, **prepared outside the transaction**:
-  a point read of the order, ``If-Match``, apply, recompute totals, diff, the new text, history
-  entry and events; the transaction then only stores them with a compare-and-set on the version
-  read (an empty diff is a no-op). If another write came first, the change is made again on
-  the **locked path** (read the row under its lock, then the same steps), which cannot
-  conflict. When a callback stage calls out (``kassa.callbacks.engine``), the **attempt
+* ``Change``     — a pure document change of an order. On SQLite it is **prepared outside the
+  transaction**: a point read of the order, ``If-Match``, apply, recompute totals, diff, the
+  new text, history entry and events; the transaction then only stores them with a
+  compare-and-set on the version read (an empty diff is a no-op). If another write came first,
+  and always on PostgreSQL, the change is made on the **locked path** (read the row under its
+  lock, then the same steps), which cannot conflict. When a callback stage calls out (``kassa.callbacks.engine``), the **attempt
   loop**: no transaction open while calling out, then a compare-and-set commit, at most
   ``MAX_ATTEMPTS`` times;
-* ``Append``     — rows outside the document (the payment ledger), prepared the same way: a
+* ``Append``     — rows outside the document (the payment ledger), on the same two paths: a
   pure ``prepare`` checks the ledger and returns the row and the history details, the document
-  only gets a new ``lastModified`` and version; stored with a compare-and-set, else again
-  under the row lock;
+  only gets a new ``lastModified`` and version;
 * ``Remove``     — delete an order (refused once money was captured) with its ledger;
 * ``RetryEvent`` — schedule a manual delivery attempt of an event;
 * ``Record``     — only the idempotency record of an answer that changed nothing.
@@ -336,22 +335,25 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
 
 
 async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
-    """The order is read and the change prepared outside any transaction; the write then only
-    stores it, if the order is still at the version read. When it is not (another write came
-    first), the change is made again with the order locked, which cannot conflict: a write
-    without callbacks never fails for concurrency (semantics §10)."""
+    """On SQLite the order is read and the change prepared outside any transaction; the write
+    then only stores it, if the order is still at the version read. When it is not (another
+    write came first), and always on PostgreSQL (row locks are per order, and the locked read
+    also authenticates), the change is made with the order locked, which cannot conflict: a
+    write without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
-    attempt = _propose(call, await _current(call, op.order_id), op.apply)
-    if engine.calls_out(attempt.before, attempt.after, suppressed):
-        return await _attempts(call, op, attempt, suppressed)
-    engine.check(attempt.before, attempt.after)
-    prepared = _prepare(call, op, attempt, None)
-    if prepared.text is None and call.claim is None:
-        return prepared.outcome, False  # nothing changed, nothing to record
-    committed = await call.app.db.write(functools.partial(_store, call=call, prepared=prepared))
-    if committed is not None:
-        return committed
-    WRITE_CONFLICTS.inc()
+    if call.app.db.is_sqlite:
+        attempt = _propose(call, await _current(call, op.order_id), op.apply)
+        if engine.calls_out(attempt.before, attempt.after, suppressed):
+            return await _attempts(call, op, attempt, suppressed)
+        engine.check(attempt.before, attempt.after)
+        prepared = _prepare(call, op, attempt, None)
+        if prepared.text is None and call.claim is None:
+            return prepared.outcome, False  # nothing changed, nothing to record
+        store = functools.partial(_store, call=call, prepared=prepared)
+        committed = await call.app.db.write(store)
+        if committed is not None:
+            return committed
+        WRITE_CONFLICTS.inc()
 
     def locked(conn: Connection) -> tuple[Outcome, bool] | None:
         attempt = _propose(call, _locked(conn, call, op.order_id), op.apply)
@@ -409,13 +411,15 @@ async def _attempts(
 
 
 async def _append_row(call: Call, op: Append) -> Outcome:
-    """As ``_change``: prepared from a point read, stored if the order is still at that
-    version, else made again with the order locked."""
-    prepared = _prepare_append(call, op, await _current(call, op.order_id))
-    done = await call.app.db.write(functools.partial(_store_append, call=call, prepared=prepared))
-    if done is not None:
-        return done
-    WRITE_CONFLICTS.inc()
+    """As ``_change``: on SQLite prepared from a point read and stored if the order is still
+    at that version; else (and on PostgreSQL) made with the order locked."""
+    if call.app.db.is_sqlite:
+        prepared = _prepare_append(call, op, await _current(call, op.order_id))
+        store = functools.partial(_store_append, call=call, prepared=prepared)
+        done = await call.app.db.write(store)
+        if done is not None:
+            return done
+        WRITE_CONFLICTS.inc()
 
     def locked(conn: Connection) -> Outcome:
         again = _prepare_append(call, op, _locked(conn, call, op.order_id))

@@ -9,9 +9,9 @@ turns it into one database transaction:
   new text, history entry and events; the transaction then only stores them with a
   compare-and-set on the version read (an empty diff is a no-op). If another write came first,
   and always on PostgreSQL, the change is made on the **locked path** (read the row under its
-  lock, then the same steps), which cannot conflict. When a callback stage calls out (``kassa.callbacks.engine``), the **attempt
-  loop**: no transaction open while calling out, then a compare-and-set commit, at most
-  ``MAX_ATTEMPTS`` times;
+  lock, then the same steps), which cannot conflict. When a callback stage calls out
+  (``kassa.callbacks.engine``), the **attempt loop**: no transaction open while calling out,
+  then a compare-and-set commit, at most ``MAX_ATTEMPTS`` times;
 * ``Append``     — rows outside the document (the payment ledger), on the same two paths: a
   pure ``prepare`` checks the ledger and returns the row and the history details, the document
   only gets a new ``lastModified`` and version;

@@ -23,7 +23,7 @@ from kassa.adapters.errors import (
     PaymentMethodRequired,
     PaymentNotFound,
 )
-from kassa.adapters.remainder import remainder
+from kassa.adapters.remainder import amount_patch, remainder
 from kassa.configuration import schemas
 from kassa.errors import (
     ConfigurationNotFound,
@@ -127,16 +127,7 @@ def hooks_for(callback_base: str, order_id: str, payment_id: str) -> list[dict[s
 
 def update_payment(order: dict[str, Any], payment_id: str) -> list[dict[str, Any]]:
     """N6: the patch that keeps the payment covering the remainder."""
-    for i, payment in enumerate(order.get("payments") or []):
-        if payment.get("id") != payment_id or not isinstance(payment, dict):
-            continue
-        if payment.get("state") not in _OPEN:
-            return []
-        due = remainder(order, payment_id)
-        if jsonutil.json_equal(due, payment.get("amount")):
-            return []
-        return [{"op": "replace", "path": f"/payments/{i}/amount", "value": due}]
-    return []
+    return amount_patch(order, payment_id, _OPEN)
 
 
 def state_changed(order: dict[str, Any], payment_id: str) -> list[dict[str, Any]]:

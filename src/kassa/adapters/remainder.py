@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from kassa import jsonutil
 from kassa.money import ZERO, as_decimal, minor_unit
 
 
@@ -24,3 +25,20 @@ def remainder(order: Mapping[str, Any], payment_id: str | None = None) -> Decima
     quantum = Decimal(1).scaleb(-minor_unit(order.get("currency")))
     value = max(ZERO, total - others).quantize(quantum, rounding=ROUND_HALF_UP)
     return value if value != value.to_integral_value() else value.quantize(Decimal(1))
+
+
+def amount_patch(
+    order: Mapping[str, Any], payment_id: str, states: Collection[str]
+) -> list[dict[str, Any]]:
+    """A payment adapter's /total and /payments hook answer: while the payment is in one of
+    ``states``, replace its amount by the remainder if they differ; else no change."""
+    for i, payment in enumerate(order.get("payments") or []):
+        if not isinstance(payment, dict) or payment.get("id") != payment_id:
+            continue
+        if payment.get("state") not in states:
+            return []
+        due = remainder(order, payment_id)
+        if jsonutil.json_equal(due, payment.get("amount")):
+            return []
+        return [{"op": "replace", "path": f"/payments/{i}/amount", "value": due}]
+    return []

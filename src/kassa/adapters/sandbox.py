@@ -14,11 +14,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from kassa import jsonutil
 from kassa.adapters import documents
 from kassa.adapters.documents import status_of
 from kassa.adapters.errors import PaymentNotFound
-from kassa.adapters.remainder import remainder
+from kassa.adapters.remainder import amount_patch
 from kassa.errors import KassaError
 
 ADAPTER_ID = "kassa_sandbox_psp_adapter"
@@ -336,16 +335,7 @@ def read_token(key: bytes, token: str, now: float) -> dict[str, str] | None:
 
 def update_payment(order: dict[str, Any], payment_id: str) -> list[dict[str, Any]]:
     """The /total and /payments hooks: keep an ``intent`` payment equal to the remainder."""
-    for i, payment in enumerate(order.get("payments") or []):
-        if not isinstance(payment, dict) or payment.get("id") != payment_id:
-            continue
-        if payment.get("state") != "intent":
-            return []
-        due = remainder(order, payment_id)
-        if jsonutil.json_equal(due, payment.get("amount")):
-            return []
-        return [{"op": "replace", "path": f"/payments/{i}/amount", "value": due}]
-    return []
+    return amount_patch(order, payment_id, ("intent",))
 
 
 def state_changed(order: dict[str, Any], payment_id: str) -> tuple[int, Any]:

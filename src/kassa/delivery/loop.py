@@ -281,7 +281,7 @@ class DeliveryLoop:
     async def _claim(self, limit: int) -> list[Claimed]:
         db = self.state.db
         now_ms = _now_ms()
-        if db.is_sqlite and await db.fetch_one(store.DUE_EXISTS_SQL, {"now": now_ms}) is None:
+        if db.is_sqlite and not await store.due_exists(db, now_ms):
             return []  # nothing due: do not take the write lock for an empty claim
         self._claims += 1
         token = f"{self.holder}.{self._claims}"

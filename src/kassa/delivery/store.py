@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, case, delete, func, insert, or_, select, updat
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kassa.db.engine import query_one
+from kassa.db.engine import Database
 from kassa.db.tables import event_attempts, events, leases
 from kassa.delivery.schedule import Classified, decide
 from kassa.events.repository import MANUAL_IN_FLIGHT
@@ -77,7 +77,7 @@ def _due(now_ms: int) -> list[Any]:
 
 # ``_due`` in plain SQL, for the check the SQLite loop makes before every claim (building and
 # compiling the statement costs about a hundred times the lookup)
-DUE_EXISTS_SQL = (
+_DUE_EXISTS = (
     "SELECT e.id FROM events AS e"
     " WHERE e.status = 'pending' AND e.next_attempt_ms <= :now"
     " AND (e.lease_until_ms IS NULL OR e.lease_until_ms < :now)"
@@ -88,9 +88,10 @@ DUE_EXISTS_SQL = (
 )
 
 
-def due_exists(conn: Connection, now_ms: int) -> bool:
-    """Whether ``claim`` would find anything (a cheap read before taking the write lock)."""
-    return query_one(conn, DUE_EXISTS_SQL, {"now": now_ms}) is not None
+async def due_exists(db: Database, now_ms: int) -> bool:
+    """Whether ``claim`` would find anything (a cheap point read before taking the write lock,
+    for the SQLite loop)."""
+    return await db.fetch_one(_DUE_EXISTS, {"now": now_ms}) is not None
 
 
 def claim(conn: Connection, token: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:

@@ -21,7 +21,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -40,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kassa import ids, jsonutil
+from kassa import ids, jsonutil, loopback
 from kassa.adapters import signatures
 from kassa.adapters.sandbox import ADAPTER_ID, CALLBACKS
 
@@ -57,6 +56,7 @@ LEASE_MS = 30_000
 RETRY_STEP_MS = 5_000
 COPY_GAP_MS = 20  # between the copies of a duplicated push
 BATCH = 20
+PUSH_TIMEOUT_S = 5.0  # one push sent in-process to the push callback
 
 _metadata = MetaData()
 pushes = Table(
@@ -114,7 +114,7 @@ class PushStore:
         self.ctx = ctx
         self.max_attempts = ctx.push_max_attempts
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._app: ASGIApp | None = None
         self._wake = asyncio.Event()
 
     # scheduling and listing ----------------------------------------------------------------------
@@ -200,9 +200,7 @@ class PushStore:
             return
         if self.ctx.db is None:
             return
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), trust_env=False, follow_redirects=False
-        )
+        self._app = app
         self._wake = asyncio.Event()
         self._task = loop.create_task(self._run())
 
@@ -211,8 +209,6 @@ class PushStore:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._client is not None:
-            await self._client.aclose()
 
     async def _run(self) -> None:
         while True:
@@ -261,7 +257,7 @@ class PushStore:
 
     async def _send(self, row: Any) -> None:
         db = self.ctx.db
-        assert db is not None and self._client is not None
+        assert db is not None and self._app is not None
         body = jsonutil.dumps(
             {
                 "eventId": row.event_id,
@@ -283,9 +279,12 @@ class PushStore:
         }
         status: int | None
         try:
-            response = await self._client.post(url + "/push", content=body, headers=headers)
+            async with asyncio.timeout(PUSH_TIMEOUT_S):
+                response = await loopback.call(
+                    self._app, "POST", url + "/push", content=body, headers=headers
+                )
             status = response.status_code
-        except httpx.HTTPError:
+        except TimeoutError:
             status = None
         ok = status is not None and 200 <= status < 300
         tries = row.tries + 1

@@ -9,6 +9,7 @@ Every page needs a session; every POST needs the session's CSRF token; writes ne
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
@@ -45,6 +46,20 @@ from kassa.schemas_common import OrderStatus
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 25
+
+
+def _pagination(filters: dict[str, str], page: int, total: int) -> dict[str, Any]:
+    """A list page's place among its pages, and the links to its neighbours (same filters)."""
+    query = {k: v for k, v in filters.items() if v}
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    return {
+        "page": page,
+        "pages": pages,
+        "prev_url": f"?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
+        "next_url": f"?{urlencode({**query, 'page': page + 1})}" if page < pages else None,
+    }
+
+
 STATUSES = tuple(status.value for status in OrderStatus)
 
 
@@ -183,20 +198,15 @@ async def orders_page(request: Request) -> Response:
         limit=PAGE_SIZE,
     )
     orders, total = await console.list_orders(state, f)
-    query = {k: v for k, v in filters.items() if v}
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render(
         request,
         "orders.html",
         session,
         orders=orders,
         total=total,
-        page=page,
-        pages=pages,
         filters=filters,
         statuses=STATUSES,
-        prev_url=f"?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
-        next_url=f"?{urlencode({**query, 'page': page + 1})}" if page < pages else None,
+        **_pagination(filters, page, total),
     )
 
 
@@ -327,8 +337,6 @@ async def deliveries_page(request: Request) -> Response:
     state = app_state(request)
     events, total = await console.list_events(state, f)
     hosts = await console.host_success(state, session.operator)
-    query = {k: v for k, v in filters.items() if v}
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render(
         request,
         "deliveries.html",
@@ -337,10 +345,7 @@ async def deliveries_page(request: Request) -> Response:
         total=total,
         hosts=hosts,
         filters=filters,
-        page=page,
-        pages=pages,
-        prev_url=f"?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
-        next_url=f"?{urlencode({**query, 'page': page + 1})}" if page < pages else None,
+        **_pagination(filters, page, total),
         done=DONE.get(params.get("done", "")),
     )
 

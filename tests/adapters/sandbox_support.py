@@ -9,10 +9,7 @@ import httpx
 from tests.adapters.support import (
     ORDERS,
     SANDBOX_ORDERS,
-    create_order,
-    item,
-    order_body,
-    put_configuration,
+    order_with_shipping,
     sandbox_configuration,
 )
 from tests.conftest import Tenant
@@ -22,17 +19,8 @@ async def sandbox_checkout(
     client: httpx.AsyncClient, shop: Tenant, **config: Any
 ) -> tuple[str, str]:
     """An order of 12.5 + shipping 7.5 (total 20) with a sandbox payment: (order, payment)."""
-    await put_configuration(client, shop.merchant, shop.channel, sandbox_configuration(**config))
-    order_id = await create_order(client, order_body(item(12.5, 10)))
-    response = await client.post(
-        f"{ORDERS}/{order_id}/shippings",
-        json={
-            "name": "PostNord",
-            "vatRate": 0.25,
-            "total": {"includingVat": 7.5, "excludingVat": 6},
-        },
-    )
-    assert response.status_code == 201, response.text
+    configuration = (shop.merchant, shop.channel, sandbox_configuration(**config))
+    order_id = await order_with_shipping(client, configuration)
     response = await client.post(f"{SANDBOX_ORDERS}/{order_id}/payments")
     assert response.status_code == 200, response.text
     return order_id, str(response.json()["paymentId"])

@@ -77,6 +77,25 @@ async def create_order(client: httpx.AsyncClient, body: dict[str, Any] | None = 
     return str(response.json()["id"])
 
 
+async def order_with_shipping(
+    client: httpx.AsyncClient, shop_configuration: tuple[str, str, Mapping[str, Any]]
+) -> str:
+    """The channel's adapter configuration put (merchant, channel, body), then an order of one
+    item 12.5/10 and one shipping 7.5/6 (total 20)."""
+    await put_configuration(client, *shop_configuration)
+    order_id = await create_order(client, order_body(item(12.5, 10)))
+    response = await client.post(
+        f"{ORDERS}/{order_id}/shippings",
+        json={
+            "name": "PostNord",
+            "vatRate": 0.25,
+            "total": {"includingVat": 7.5, "excludingVat": 6},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return order_id
+
+
 async def get_order(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
     response = await client.get(f"{ORDERS}/{order_id}")
     assert response.status_code == 200, response.text

@@ -15,26 +15,16 @@ from tests.adapters.support import (
     item,
     nonpsp_configuration,
     order_body,
+    order_with_shipping,
     own_hooks,
-    put_configuration,
 )
 from tests.conftest import Tenant
 
 
 async def checkout_order(storefront: httpx.AsyncClient, shop: Tenant) -> str:
     """An order of one item 12.5/10 and one shipping 7.5/6 (total 20), channel configured."""
-    await put_configuration(storefront, shop.merchant, shop.channel, nonpsp_configuration())
-    order_id = await create_order(storefront, order_body(item(12.5, 10)))
-    response = await storefront.post(
-        f"{ORDERS}/{order_id}/shippings",
-        json={
-            "name": "PostNord",
-            "vatRate": 0.25,
-            "total": {"includingVat": 7.5, "excludingVat": 6},
-        },
-    )
-    assert response.status_code == 201, response.text
-    return order_id
+    configuration = (shop.merchant, shop.channel, nonpsp_configuration())
+    return await order_with_shipping(storefront, configuration)
 
 
 async def test_checkout_with_the_nonpsp_adapter(

@@ -46,11 +46,23 @@ def canonical_decimal(value: Decimal) -> str:
     return text
 
 
+# the encoded form of recent Decimal values: an order's amounts and rates recur in every
+# encoding of it (equal values have one canonical form, so the value is the key)
+_FRAGMENTS: dict[Decimal, orjson.Fragment] = {}
+_FRAGMENTS_MAX = 4096
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise TypeError("non-finite number")
-        return orjson.Fragment(canonical_decimal(value).encode())
+        fragment = _FRAGMENTS.get(value) if not value.is_nan() else None
+        if fragment is None:
+            if not value.is_finite():
+                raise TypeError("non-finite number")
+            fragment = orjson.Fragment(canonical_decimal(value).encode())
+            if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
+                _FRAGMENTS.clear()
+            _FRAGMENTS[value] = fragment
+        return fragment
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 

@@ -282,6 +282,7 @@ class _Prepared(Generic[T]):
     meta: str
     history: str
     events: list[dict[str, Any]]
+    change: repo.IndexChange | None  # None: nothing changed
 
 
 def _prepare(
@@ -294,7 +295,7 @@ def _prepare(
     )
     if not patch:
         outcome = _with_etag(op.respond(stored.version, before, attempt.result), stored.version)
-        prepared = _Prepared(attempt, outcome, stored.version, None, "", "", [])
+        prepared = _Prepared(attempt, outcome, stored.version, None, "", "", [], None)
     else:
         version = stored.version + 1
         after["lastModified"] = now
@@ -303,7 +304,8 @@ def _prepare(
         entry = _history(call, version, now, patch, hookCalls=hook_calls)
         text, meta_text = jsonutil.dumps(after).decode(), orjson.dumps(meta).decode()
         outcome = _with_etag(op.respond(version, after, attempt.result), version)
-        prepared = _Prepared(attempt, outcome, version, text, meta_text, entry, events)
+        change = repo.index_change(before, after)
+        prepared = _Prepared(attempt, outcome, version, text, meta_text, entry, events, change)
     if passed is not None:
         prepared.outcome.headers.update(http.warnings_headers(passed.warnings))
     return prepared
@@ -316,11 +318,11 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
     """
     attempt = prepared.attempt
     fired = False
-    if prepared.text is not None:
+    if prepared.text is not None and prepared.change is not None:
         stored_ok = repo.update_order(
             conn,
-            attempt.before,
-            attempt.after,
+            attempt.after["id"],
+            prepared.change,
             text=prepared.text,
             meta=prepared.meta,
             version=attempt.stored.version,

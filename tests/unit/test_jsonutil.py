@@ -153,6 +153,25 @@ def test_dumps_rejects_non_finite_decimal() -> None:
         jsonutil.dumps([Decimal("Infinity")])
 
 
+def test_dumps_equal_decimals_one_form_whatever_was_encoded_before() -> None:
+    # encoded forms are remembered by value: equal values written differently share one
+    for first, second in [("0.250", "0.25"), ("1E+2", "100.00"), ("-0.0", "0")]:
+        assert jsonutil.dumps(Decimal(first)) == jsonutil.dumps(Decimal(second))
+    assert jsonutil.dumps([Decimal("0.25"), Decimal("0.250")]) == b"[0.25,0.25]"
+    assert jsonutil.dumps(Decimal("1E+2")) == b"100"
+    # non-finite values are refused also after finite ones were remembered
+    for bad in ("NaN", "sNaN", "-Infinity"):
+        with pytest.raises(TypeError):
+            jsonutil.dumps({"a": Decimal("1"), "b": Decimal(bad)})
+
+
+@given(st.lists(st.decimals(allow_nan=False, allow_infinity=False), max_size=20))
+def test_dumps_remembered_forms_match_the_computed_ones(values: list[Decimal]) -> None:
+    expected = b"[" + b",".join(jsonutil.canonical_decimal(v).encode() for v in values) + b"]"
+    assert jsonutil.dumps(values) == expected
+    assert jsonutil.dumps(values) == expected  # again, every form now remembered
+
+
 def test_loads_exact() -> None:
     assert jsonutil.loads(b'{"a": 0.1}') == {"a": Decimal("0.1")}
     assert isinstance(jsonutil.loads("1.5"), Decimal)

@@ -188,6 +188,15 @@ async def authenticate_callback(
     ctx: AdapterContext, request: Request, raw: bytes, order_id: str
 ) -> Caller:
     """A call from kassa (signed) or from a key holder (adapters.md §2.3); else 401."""
+    caller, _ = await authenticate_caller(ctx, request, raw, order_id)
+    return caller
+
+
+async def authenticate_caller(
+    ctx: AdapterContext, request: Request, raw: bytes, order_id: str
+) -> tuple[Caller, OrderSession | None]:
+    """``authenticate_callback``, with the order when a key holder's was read to check the key
+    (the route can start from that read instead of making another)."""
     caller = caller_of(request)
     headers = request.headers
     if caller.merchant and headers.get("webhook-signature"):
@@ -200,10 +209,9 @@ async def authenticate_callback(
             raw,
             time.time(),
         ):
-            return caller
+            return caller, None
     if caller.authorization:
-        await read_as_caller(ctx, caller, order_id)
-        return caller
+        return caller, await read_as_caller(ctx, caller, order_id)
     raise Unauthorized("No valid signature and no valid API key.")
 
 

@@ -505,9 +505,11 @@ def mount(ctx: AdapterContext) -> Any:
         if kind not in ACTION_TYPES:
             raise RouteNotFound()
         raw = await calls.read_body(request)
-        caller = await calls.authenticate_callback(ctx, request, raw, order_id)
+        caller, session = await calls.authenticate_caller(ctx, request, raw, order_id)
         requested = _amount_of(calls.parse_json(request, raw))
-        session = await flow.callback_session(caller, order_id, ACTION_ERRORS)
+        if session is None:  # a signed call from kassa: read the order now
+            session = await flow.callback_session(caller, order_id, ACTION_ERRORS)
+        session.listed = ACTION_ERRORS
         sandbox.own_payment(session.order, payment_id)
         result = await flow.execute(
             session, payment_id, kind, requested, request.headers.get("idempotency-key")

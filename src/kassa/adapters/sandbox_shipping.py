@@ -246,7 +246,7 @@ def mount(ctx: AdapterContext) -> Any:
         async def handler(call: ClientCall) -> Outcome:
             config = await usable_configuration(call)
 
-            async def plan(s: OrderSession) -> str:
+            async def plan(s: OrderSession) -> dict[str, Any]:
                 if status_of(s.order) != "checkout":
                     raise OrderNotEditable(status_of(s.order), "Creating a shipping")
                 shipping = current_shipping(s.order)
@@ -263,20 +263,19 @@ def mount(ctx: AdapterContext) -> Any:
                         )
                     body = {**shipping_fields(option, s.order), "state": "intent"}
                     reply = await s.write("POST", "/shippings", body)
-                    shipping_id = str(reply.body["id"])
+                    shipping = {**body, "id": str(reply.body["id"])}
                     hooks = []
-                else:
-                    shipping_id = str(shipping["id"])
+                shipping_id = str(shipping["id"])
                 present = {h.get("reference") for h in hooks if h.get("adapterId") == ADAPTER_ID}
                 for hook in hooks_for(ctx.callback_base, order_id, shipping_id):
                     if hook["reference"] not in present:
                         await s.write("POST", "/hooks", hook)
-                return shipping_id
+                return shipping
 
-            shipping_id = await converge(call.session, plan)
-            order = await call.session.reread()
-            _, shipping = own_shipping(order, shipping_id)
-            return calls.json_outcome(view(shipping, config, order))
+            # answered from the shipping as found or written, and the order as read (its cart
+            # and destination price the options; these writes change neither): no read after
+            shipping = await converge(call.session, plan)
+            return calls.json_outcome(view(shipping, config, call.session.order))
 
         return await calls.run(ctx, call, handler)
 
@@ -306,7 +305,7 @@ def mount(ctx: AdapterContext) -> Any:
                     errors=[field_error("/selectedOption", problem)],
                 )
 
-            async def plan(s: OrderSession) -> None:
+            async def plan(s: OrderSession) -> dict[str, Any]:
                 _, shipping = own_shipping(s.order, shipping_id)
                 if status_of(s.order) != "checkout":
                     raise OrderNotEditable(status_of(s.order), "Selecting a delivery option")
@@ -320,13 +319,12 @@ def mount(ctx: AdapterContext) -> Any:
                 fields = shipping_fields(option, s.order)
                 wanted = {**shipping, **fields}
                 if jsonutil.canonical(wanted) == jsonutil.canonical(shipping):
-                    return
-                await s.write("PUT", f"/shippings/{shipping_id}", wanted)
+                    return shipping
+                reply = await s.write("PUT", f"/shippings/{shipping_id}", wanted)
+                return dict(reply.body)  # op 34 answers the shipping as stored, hooks applied
 
-            await converge(call.session, plan)
-            order = await call.session.reread()
-            _, shipping = own_shipping(order, shipping_id)
-            return calls.json_outcome(view(shipping, config, order))
+            shipping = await converge(call.session, plan)
+            return calls.json_outcome(view(shipping, config, call.session.order))
 
         return await calls.run(ctx, call, handler)
 

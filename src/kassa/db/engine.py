@@ -361,6 +361,14 @@ class Database:
             return query_one(self._inline, sql, params)
         return await self._point(self._points.fetch_one, sql, params)
 
+    async def fetch_few(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of a single-statement read in plain SQL whose rows are few by the rules
+        (a payment's ledger: at most 1,000): as ``fetch_one``, SQLite inline, PostgreSQL on the
+        asyncpg pool. A read that may scan many rows goes to ``fetch_all``."""
+        if self.is_sqlite:
+            return query_all(self._inline, sql, params)
+        return await self._point(self._points.fetch_all, sql, params)
+
     async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row of a single-statement read in plain SQL (a page of a list): SQLite on the
         scan threads, PostgreSQL on the asyncpg pool of ``kassa.db.point``."""

@@ -260,36 +260,48 @@ def insert_order(conn: Connection, doc: Order, text: str, meta: str, version: in
         insert_row(conn, "order_payments", {"order_id": doc["id"], "payment_id": payment_id})
 
 
+@dataclass(frozen=True)
+class IndexChange:
+    """What a write changes besides the document: the index columns whose value changed, and
+    the payments it adds (``order_payments``). Computed before the write's transaction."""
+
+    columns: dict[str, Any]
+    new_payments: tuple[str, ...]
+
+
+def index_change(old: Order, new: Order) -> IndexChange:
+    before, after = index_columns(old), index_columns(new)
+    columns = {k: v for k, v in after.items() if before.get(k) != v}
+    return IndexChange(columns, tuple(sorted(payment_ids(new) - payment_ids(old))))
+
+
 def update_order(
     conn: Connection,
-    old: Order,
-    new: Order,
+    order_id: str,
+    change: IndexChange,
     *,
     text: str,
     meta: str,
     version: int,
     rows: Sequence[Row] = (),
 ) -> bool:
-    """Compare-and-set: store ``new`` as ``version + 1`` only if the row is still ``version``,
+    """Compare-and-set: store ``text`` as ``version + 1`` only if the row is still ``version``,
     and only then insert ``rows`` (its history entry...) in the same round trip.
 
     Only index columns whose value changed are written, so unchanged indexes are not touched.
     """
-    before, after = index_columns(old), index_columns(new)
-    changed = {k: v for k, v in after.items() if before.get(k) != v}
     params = {
-        **changed,
+        **change.columns,
         "doc": text,
         "meta": meta,
         "new_version": version + 1,
-        "id": new["id"],
+        "id": order_id,
         "version": version,
     }
-    if not update_then_insert(conn, _update_sql(tuple(sorted(changed))), params, rows):
+    if not update_then_insert(conn, _update_sql(tuple(sorted(change.columns))), params, rows):
         return False
-    old_ids, new_ids = payment_ids(old), payment_ids(new)
-    for payment_id in sorted(new_ids - old_ids):
-        insert_row(conn, "order_payments", {"order_id": new["id"], "payment_id": payment_id})
+    for payment_id in change.new_payments:
+        insert_row(conn, "order_payments", {"order_id": order_id, "payment_id": payment_id})
     return True
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from kassa.db.engine import Row
+from kassa.db.engine import Database, Row
 from kassa.db.tables import payment_transactions
 
 
@@ -22,6 +22,19 @@ def transaction_row(
         "doc": doc,
     }
     return Row("payment_transactions", values)
+
+
+_LIST = (
+    "SELECT doc FROM payment_transactions WHERE order_id = :order_id"
+    " AND payment_id = :payment_id ORDER BY seq"
+)
+
+
+async def transaction_docs(db: Database, order_id: str, payment_id: str) -> list[str]:
+    """``list_transactions`` as a read of its own, in plain SQL (a payment holds at most
+    1,000 transactions)."""
+    rows = await db.fetch_few(_LIST, {"order_id": order_id, "payment_id": payment_id})
+    return [row[0] for row in rows]
 
 
 def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[str]:

@@ -147,7 +147,7 @@ async def add_transaction(
 async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes:
     stored = await service.read(call, order_id)
     find_payment(jsonutil.loads(stored.doc), payment_id)
-    docs = await call.app.db.scan(lambda conn: ledger.list_transactions(conn, order_id, payment_id))
+    docs = await ledger.transaction_docs(call.app.db, order_id, payment_id)
     return b"[" + ",".join(docs).encode() + b"]"
 
 

@@ -121,9 +121,12 @@ class Flow:
             return  # approved meanwhile: never moves backwards
         if state != "declined":
             ledger = await self.transactions(s, payment_id)
-            if not any(
-                t.get("event") == "open" and sandbox.attempt_of(t) == attempt for t in ledger
-            ):
+            this_attempt = [
+                t for t in ledger if t.get("event") == "open" and sandbox.attempt_of(t) == attempt
+            ]
+            if any(t.get("isSuccess") for t in this_attempt):
+                return  # approved meanwhile (its payment state is being written)
+            if not this_attempt:
                 request_json, response_json = sandbox.psp_exchange(payment, attempt, outcome)
                 await s.write(
                     "POST",

@@ -83,7 +83,6 @@ ACTION_ERRORS = _NOT_FOUND | {
     "idempotency-key-reuse",
 }
 _JSON = "application/json"
-sandbox.RESOLVED = {"reserved", "captured", "credited", "refunded"}
 
 
 def _amount_of(body: Any) -> Decimal | None:
@@ -235,13 +234,21 @@ def mount(ctx: AdapterContext) -> Any:
                         _, payment = sandbox.own_payment(s.order, payment_id)
                     attempt = int(own(payment).get("attempt") or 0) + 1
                     started["attempt"] = attempt
-                    target = "pending" if scenario in {"pending", "review"} else "processing"
                     marked = with_own(
                         payment, scenario=scenario, attempt=attempt, lastPushSequence=0
                     )
-                    payment = await flow.put_payment(s, marked, target)
+                    if scenario in {"approve", "decline"}:
+                        # resolved at once: the marks are written with the payment's outcome
+                        # (intent → reserved or declined, semantics §2.1), one write less
+                        payment = flow.remember(s, marked)
+                    else:
+                        target = "pending" if scenario in {"pending", "review"} else "processing"
+                        payment = await flow.put_payment(s, marked, target)
                 if scenario in {"approve", "decline"}:
                     await flow.finish(s, payment_id, scenario, attempt)
+                    _, payment = sandbox.own_payment(s.order, payment_id)
+                    if payment.get("state") in sandbox.RESOLVED | {"declined"}:
+                        return payment  # as the payment write answered, or as read resolved
                 elif scenario in {"pending", "review"}:
                     ledger = await flow.transactions(s, payment_id)
                     if not any(

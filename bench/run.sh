@@ -13,6 +13,9 @@
 #   BENCH_WORKERS=2        server worker processes (kassa serve --workers; 2 = the cores here)
 #   BENCH_DURATION=10s     measured run per scenario (wrk -d)
 #   BENCH_WARMUP=2s        unmeasured warm-up per scenario (0 to skip)
+#   BENCH_REPEAT=1         measured runs per scenario after its one warm-up; the summary gives
+#                          the median run (its verdict) and the range of all (this VM's speed
+#                          varies by a fifth and more from minute to minute)
 #   BENCH_TIMEOUT=10s      wrk --timeout (slower responses count as socket errors, not latency)
 #   BENCH_CONNECTIONS=32   wrk -c
 #   BENCH_THREADS=2        wrk -t
@@ -42,6 +45,7 @@ if [[ $VENV == /* ]]; then BIN=$VENV/bin; else BIN=$ROOT/$VENV/bin; fi
 WORKERS=${BENCH_WORKERS:-2}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
+REPEAT=${BENCH_REPEAT:-1}
 TIMEOUT=${BENCH_TIMEOUT:-10s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
@@ -63,6 +67,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 [[ -x $BIN/kassa ]] || die "$BIN/kassa not found; run 'make venv' first"
 [[ $TX_ORDERS -ge 1 ]] || die "BENCH_TX_ORDERS must be at least 1"
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a whole number of runs (1 or more)"
 [[ $DATABASE == sqlite || $DATABASE == postgres ]] ||
     die "BENCH_DATABASE must be sqlite or postgres, not '$DATABASE'"
 [[ $FLOOR == 0 || $FLOOR == 1 ]] || die "BENCH_FLOOR must be 0 or 1, not '$FLOOR'"
@@ -384,19 +389,28 @@ WRK_LOG=$RESULTS/latest-wrk.txt
 : >"$RESULT_LINES"
 : >"$WRK_LOG"
 
-# run_scenario SCENARIO NAME: warm-up and measured wrk run of bench/SCENARIO.lua against $URL;
-# its RESULT line (scenario=NAME) goes to $RESULT_LINES
+# run_scenario SCENARIO NAME: warm-up and $REPEAT measured wrk runs of bench/SCENARIO.lua
+# against $URL; their RESULT lines (scenario=NAME) go to $RESULT_LINES
 run_scenario() {
-    local scenario=$1 name=$2 script=$ROOT/bench/$1.lua ticks_before db_before wall user sys
-    local ticks_after db_after cpu line
+    local scenario=$1 name=$2 run
     wait_idle
     if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
         say "$name: warm-up $WARMUP"
         BENCH_SCENARIO="$name-warmup" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
-            --timeout "$TIMEOUT" -s "$script" "$URL" >/dev/null
+            --timeout "$TIMEOUT" -s "$ROOT/bench/$scenario.lua" "$URL" >/dev/null
         wait_idle
     fi
-    say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency"
+    for ((run = 1; run <= REPEAT; run++)); do
+        measure_scenario "$scenario" "$name" "$run"
+        ((run == REPEAT)) || wait_idle
+    done
+}
+
+# measure_scenario SCENARIO NAME RUN: one measured wrk run
+measure_scenario() {
+    local scenario=$1 name=$2 run=$3 script=$ROOT/bench/$1.lua ticks_before db_before wall
+    local user sys ticks_after db_after cpu line
+    say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (run $run of $REPEAT)"
     # CPU used during the measured run, in cores: the server processes (from /proc), the
     # PostgreSQL server (from /proc) and wrk (bash's `time`), each divided by wrk's wall-clock time
     curl -fsS -o "$TMP/$name.metrics-before" "$URL/metrics" || : >"$TMP/$name.metrics-before"
@@ -419,7 +433,7 @@ run_scenario() {
     line=$(grep '^RESULT ' "$TMP/$name.txt") || die "$name: no RESULT line"
     # the hook calls kassa made during the run (in-process calls to built-in adapters included)
     hooks=$("$BIN/python" bench/callouts.py "$TMP/$name.metrics-before" "$TMP/$name.metrics-after")
-    echo "$line $cpu $hooks" >>"$RESULT_LINES"
+    echo "$line $cpu $hooks run=$run" >>"$RESULT_LINES"
     server_alive "$name"
 }
 
@@ -498,7 +512,8 @@ git diff --quiet HEAD -- bench 2>/dev/null || bench_commit="$bench_commit (bench
         echo "floor: bench/floor.py (bare Starlette on uvicorn, --workers $WORKERS, access log off)" \
             "after kassa, same database, same wrk scripts:$FLOOR_RUN"
     fi
-    echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT (after $WARMUP warm-up), same host"
+    echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT (after $WARMUP warm-up)," \
+        "$REPEAT measured run(s) per scenario, same host"
     echo "data: $ORDERS seeded orders + $PATCH_ORDERS PATCH orders + $TX_ORDERS orders with a payment" \
         "+ 1 GET order in $MERCHANT/$CHANNEL"
     echo "$INDEX_NOTE"

@@ -12,6 +12,10 @@ argument picks the goals (default sqlite). Standard library only.
 Two tables: every run with its goal and verdict, then kassa beside its floor (req/s, p50, p99,
 each with the ratio kassa/floor) for the scenarios the floor ran. A goal on the ratio (kassa
 req/s ÷ floor req/s) is not checked when the floor did not run (BENCH_FLOOR=0).
+
+A scenario measured several times (BENCH_REPEAT) is reported by its median run — by flows/s for
+a flow scenario, else by req/s; of an even number of runs the lower of the middle two — and the
+verdict is that run's; a line below it gives the range of every run.
 """
 
 from __future__ import annotations
@@ -80,6 +84,36 @@ def _cores(row: dict[str, str], key: str) -> str:
 
 def _parse(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+
+
+def _figure(row: dict[str, str]) -> float:
+    """What ranks the runs of a scenario: flows/s for a flow scenario, else req/s."""
+    return float(row["flows_per_s"]) if "flows_per_s" in row else float(row["rps"])
+
+
+def _medians(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """One row per scenario (in order of first appearance): its median run; and, for the
+    scenarios run more than once, the range of their runs as text."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row.get("scenario", "?"), []).append(row)
+    medians, spreads = [], {}
+    for name, runs in groups.items():
+        ranked = sorted(runs, key=_figure)
+        medians.append(ranked[(len(ranked) - 1) // 2])
+        if len(runs) > 1:
+            parts = [f"{len(runs)} runs, median shown"]
+            for key, label, fmt in (
+                ("flows_per_s", "flows/s", "{:,.1f}"),
+                ("rps", "req/s", "{:,.1f}"),
+                ("p99_ms", "p99 ms", "{:.2f}"),
+            ):
+                values = [float(r[key]) for r in runs if key in r]
+                if values:
+                    every = " ".join(fmt.format(v) for v in values)
+                    parts.append(f"{label} {every}")
+            spreads[name] = "; ".join(parts)
+    return medians, spreads
 
 
 def _ratio(kassa: float, floor: float) -> float | None:
@@ -161,9 +195,9 @@ def main() -> int:
     database = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
     goals = GOALS[database]
     out: list[str] = [header_path.read_text().rstrip("\n"), ""]
-    rows = [
-        _parse(line) for line in results_path.read_text().splitlines() if line.startswith("RESULT ")
-    ]
+    rows, spreads = _medians(
+        [_parse(line) for line in results_path.read_text().splitlines() if line.startswith("RESULT ")]
+    )
     rps_of_floor = {
         row["scenario"][len(FLOOR) :]: float(row["rps"])
         for row in rows
@@ -216,6 +250,8 @@ def main() -> int:
         )
         if flow_errors:
             out.append(f"{'':<22} {flow_errors} flows ended in an error (see the wrk output)")
+        if name in spreads:
+            out.append(f"{'':<22} {spreads[name]}")
     out += _hook_lines(rows)
     out += _floor_table(rows, goals)
     out.append("")

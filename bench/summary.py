@@ -195,9 +195,8 @@ def main() -> int:
     database = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
     goals = GOALS[database]
     out: list[str] = [header_path.read_text().rstrip("\n"), ""]
-    rows, spreads = _medians(
-        [_parse(line) for line in results_path.read_text().splitlines() if line.startswith("RESULT ")]
-    )
+    lines = results_path.read_text().splitlines()
+    rows, spreads = _medians([_parse(line) for line in lines if line.startswith("RESULT ")])
     rps_of_floor = {
         row["scenario"][len(FLOOR) :]: float(row["rps"])
         for row in rows

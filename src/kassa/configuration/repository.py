@@ -61,6 +61,16 @@ GET_SQL = (
 )
 
 
+# keys.LOOKUP's six columns and the configuration they would read (null: none): a read of one
+# configuration authenticates in the same statement (as an order read does)
+GET_WITH_KEY_SQL = (
+    "SELECT k.name, k.merchant, k.channels, k.adapter_id, k.created, k.revoked,"
+    " c.version, c.doc FROM api_keys k LEFT JOIN configurations c"
+    " ON c.merchant = :merchant AND c.channel = :channel AND c.name = :name"
+    " WHERE k.key_hash = :key_hash"
+)
+
+
 def get_params(merchant: str, channel: str, name: str) -> dict[str, str]:
     return {"merchant": merchant, "channel": channel, "name": name}
 

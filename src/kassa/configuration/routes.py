@@ -71,10 +71,7 @@ async def get_configuration(
     merchant: str, channel: str, configuration_name: str, request: Request
 ) -> Response:
     tenant = PathTenant(merchant, channel)
-    call = await http.start_read(request, "GetConfiguration", tenant=tenant)
-    if not rules.valid_name(configuration_name):
-        raise ConfigurationNotFound(configuration_name)
-    stored = await service.read(call, configuration_name)
+    stored = await service.read_as_caller(request, tenant, configuration_name)
     return Response(
         stored.doc, media_type="application/json", headers={"ETag": http.etag(stored.version)}
     )

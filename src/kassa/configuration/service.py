@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
+from starlette.requests import Request
 
 from kassa import http, idempotency, timeutil
+from kassa.auth import keys
 from kassa.configuration import repository as repo
-from kassa.configuration.rules import Configuration, check_count
+from kassa.configuration.rules import Configuration, check_count, valid_name
 from kassa.errors import ConfigurationNotFound, PreconditionFailed
-from kassa.http import Call
+from kassa.http import Call, PathTenant
 from kassa.idempotency import Outcome
 
 JSON = "application/json"
@@ -43,11 +45,24 @@ async def list_configurations(call: Call) -> bytes:
     return _array([s.doc for s in stored])
 
 
-async def read(call: Call, name: str) -> repo.Stored:
-    merchant, channel = _tenant(call)
-    row = await call.app.db.fetch_one(repo.GET_SQL, repo.get_params(merchant, channel, name))
-    stored = repo.stored(name, row)
-    if stored is None:
+async def read_as_caller(request: Request, tenant: PathTenant, name: str) -> repo.Stored:
+    """``GetConfiguration``: authenticate and read in one point read, with the precedence of
+    ``http.start_read`` (401, 403), then 404."""
+    headers = request.headers
+    params = {
+        **keys.lookup_params(headers.get("authorization")),
+        **repo.get_params(tenant.merchant, tenant.channel or "", name),
+    }
+    row = await http.app_state(request).db.fetch_one(repo.GET_WITH_KEY_SQL, params)
+    keys.path_principal_of(
+        row[:6] if row is not None else None,
+        merchant=tenant.merchant,
+        channel=tenant.channel,
+        adapter=headers.get("x-adapterid"),
+    )
+    assert row is not None  # path_principal_of refuses a missing key
+    stored = repo.stored(name, row[6:]) if row[6] is not None else None
+    if stored is None or not valid_name(name):
         raise ConfigurationNotFound(name)
     return stored
 

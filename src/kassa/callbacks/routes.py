@@ -25,7 +25,7 @@ JSON = {"Content-Type": "application/json"}
 def _create(path: str, kind: str, model: type[WireModel], operation: str) -> None:
     @router.post(path, **route(operation, name=operation))
     async def create(order_id: str, request: Request) -> Response:
-        call = await http.start(request, operation, body=True, write=True)
+        call = await http.start(request, operation, body=True, write=True, defer_auth=True)
 
         async def handler(call: Call) -> Outcome:
             entry = validate(model, call.body).wire()

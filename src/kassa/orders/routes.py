@@ -47,8 +47,7 @@ async def read_part(
     request: Request, operation: str, order_id: str, pick: Callable[[Order], Any]
 ) -> Response:
     """Answer a part of the stored order (``pick`` may raise its 404) with the order's ETag."""
-    call = await http.start_read(request, operation)
-    stored = await service.read(call, order_id)
+    _, stored = await service.read_as_caller(request, order_id, operation)
     part = pick(jsonutil.loads(stored.doc))
     return http.json_response(part, headers={"ETag": http.etag(stored.version)})
 

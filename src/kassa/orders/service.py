@@ -25,9 +25,12 @@ async def read(call: Call, order_id: str) -> repo.StoredOrder:
     return stored
 
 
-async def read_as_caller(request: Request, order_id: str) -> tuple[Call, repo.StoredOrder]:
-    """``GetCheckoutOrder``: authenticate and read the order in one point read, with the error
-    precedence of ``http.start`` (401, 400, 403), then 404."""
+async def read_as_caller(
+    request: Request, order_id: str, operation: str = "GetCheckoutOrder"
+) -> tuple[Call, repo.StoredOrder]:
+    """A read of the order (``GetCheckoutOrder``, or a read of a part of it): authenticate and
+    read the order in one point read, with the error precedence of ``http.start`` (401, 400,
+    403), then 404."""
     headers = request.headers
     db = http.app_state(request).db
     key_params = keys.lookup_params(headers.get("authorization"))
@@ -38,7 +41,7 @@ async def read_as_caller(request: Request, order_id: str) -> tuple[Call, repo.St
     )
     if stored is None:
         raise OrderNotFound(order_id)
-    return http.read_call(request, "GetCheckoutOrder", principal), stored
+    return http.read_call(request, operation, principal), stored
 
 
 async def history(call: Call, order_id: str) -> list[str]:

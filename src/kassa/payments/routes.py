@@ -11,6 +11,7 @@ from kassa import http, jsonutil, unit_of_work
 from kassa.http import Call, validate, validate_as
 from kassa.idempotency import ABSENT, Outcome
 from kassa.operations import PaymentActions, route
+from kassa.orders import service as orders_service
 from kassa.orders.document import Order, PaymentAction
 from kassa.orders.routes import read_part
 from kassa.payments import mutations
@@ -101,8 +102,10 @@ async def execute_action(
 
 @router.get("/{payment_id}/transactions", **route("GetTransactionsForOrderPayment"))
 async def list_transactions(order_id: str, payment_id: str, request: Request) -> Response:
-    call = await http.start_read(request, "GetTransactionsForOrderPayment")
-    body = await payments.list_transactions(call, order_id, payment_id)
+    call, stored = await orders_service.read_as_caller(
+        request, order_id, "GetTransactionsForOrderPayment"
+    )
+    body = await payments.list_transactions(call, stored, order_id, payment_id)
     return Response(body, media_type="application/json")
 
 

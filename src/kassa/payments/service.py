@@ -13,6 +13,7 @@ from kassa.callbacks.kinds import ACTION
 from kassa.errors import InvalidRequest, KassaError, LimitExceeded, field_error
 from kassa.http import Call
 from kassa.idempotency import Outcome
+from kassa.orders import repository as repo
 from kassa.orders import rules as order_rules
 from kassa.orders import service
 from kassa.orders.document import Meta, Order, Payment
@@ -144,8 +145,10 @@ async def add_transaction(
     return await unit_of_work.execute(call, _append(order_id, payment_id, body, check_ledger=True))
 
 
-async def list_transactions(call: Call, order_id: str, payment_id: str) -> bytes:
-    stored = await service.read(call, order_id)
+async def list_transactions(
+    call: Call, stored: repo.StoredOrder, order_id: str, payment_id: str
+) -> bytes:
+    """The ledger of a payment of ``stored`` (the order as the caller read it)."""
     find_payment(jsonutil.loads(stored.doc), payment_id)
     docs = await ledger.transaction_docs(call.app.db, order_id, payment_id)
     return b"[" + ",".join(docs).encode() + b"]"

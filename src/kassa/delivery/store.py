@@ -15,14 +15,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kassa.db.engine import Database
+from kassa.db.engine import Database, execute, insert_row, query_all
 from kassa.db.tables import event_attempts, events, leases
 from kassa.delivery.schedule import Classified, decide
 from kassa.events.repository import MANUAL_IN_FLIGHT
@@ -40,6 +41,16 @@ class Claimed:
     token: str
 
 
+class _Current(NamedTuple):
+    """An event's delivery columns as ``record`` reads them."""
+
+    lease_owner: str | None
+    manual: int
+    replay: int
+    attempt_count: int
+    first_attempt_ms: int | None
+
+
 @dataclass(frozen=True)
 class Finished:
     """One attempt, done, waiting to be recorded."""
@@ -53,39 +64,53 @@ class Finished:
     rand: float  # jitter draw for the retry delay
 
 
-def _due(now_ms: int) -> list[Any]:
-    other = events.alias("other")
-    blocked = (
-        select(other.c.id)
-        .where(
-            other.c.order_id == events.c.order_id,
-            # status wrapped so that no planner looks through every pending event (the status
-            # index) for each candidate instead of through the candidate's order
-            func.coalesce(other.c.status, "") == "pending",
-            other.c.id != events.c.id,
-            or_(other.c.sequence < events.c.sequence, other.c.lease_until_ms >= now_ms),
-        )
-        .exists()
-    )
-    return [
-        events.c.status == "pending",
-        events.c.next_attempt_ms <= now_ms,
-        or_(events.c.lease_until_ms.is_(None), events.c.lease_until_ms < now_ms),
-        ~blocked,
-    ]
-
-
-# ``_due`` in plain SQL, for the check the SQLite loop makes before every claim (building and
-# compiling the statement costs about a hundred times the lookup)
-_DUE_EXISTS = (
-    "SELECT e.id FROM events AS e"
-    " WHERE e.status = 'pending' AND e.next_attempt_ms <= :now"
+# An event is due (module docstring) — in plain SQL, shared by the check and the claim: building
+# and compiling these statements with SQLAlchemy cost milliseconds a claim, on the SQLite writer
+# thread inside the write lock. ``coalesce(other.status, '')`` keeps any planner from looking
+# through every pending event (the status index) for each candidate instead of through the
+# candidate's order.
+_DUE_WHERE = (
+    "e.status = 'pending' AND e.next_attempt_ms <= :now"
     " AND (e.lease_until_ms IS NULL OR e.lease_until_ms < :now)"
     " AND NOT EXISTS (SELECT 1 FROM events AS other"
     " WHERE other.order_id = e.order_id AND coalesce(other.status, '') = 'pending'"
     " AND other.id != e.id AND (other.sequence < e.sequence OR other.lease_until_ms >= :now))"
-    " LIMIT 1"
 )
+# the check the SQLite loop makes before every claim
+_DUE_EXISTS = "SELECT e.id FROM events AS e WHERE " + _DUE_WHERE + " LIMIT 1"
+_CANDIDATES = (
+    "SELECT e.id, e.merchant, e.channel, e.order_id, e.invoke, e.payload, e.manual"
+    " FROM events AS e WHERE " + _DUE_WHERE + " ORDER BY e.next_attempt_ms LIMIT :limit"
+)
+
+
+def _names(prefix: str, count: int) -> str:
+    return ", ".join(f":{prefix}{i}" for i in range(count))
+
+
+@functools.lru_cache(maxsize=64)
+def _lease_sql(count: int) -> str:
+    """Lease ``count`` candidates to a claim token, each only if still pending and unleased (a
+    compare-and-set); answers the ids it leased."""
+    return (
+        "UPDATE events SET lease_owner = :token, lease_until_ms = :until,"
+        # a request made during an earlier, abandoned attempt is simply a manual attempt
+        " manual = CASE WHEN manual = :in_flight THEN 1 ELSE manual END"
+        f" WHERE id IN ({_names('id', count)}) AND status = 'pending'"
+        " AND (lease_until_ms IS NULL OR lease_until_ms < :now) RETURNING id"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _current_sql(count: int, postgres: bool) -> str:
+    return (
+        "SELECT id, lease_owner, manual, replay, attempt_count, first_attempt_ms FROM events"
+        f" WHERE id IN ({_names('id', count)}) ORDER BY id" + (" FOR UPDATE" if postgres else "")
+    )
+
+
+def _ids(values: list[str]) -> dict[str, str]:
+    return {f"id{i}": value for i, value in enumerate(values)}
 
 
 async def due_exists(db: Database, now_ms: int) -> bool:
@@ -95,78 +120,32 @@ async def due_exists(db: Database, now_ms: int) -> bool:
 
 
 def claim(conn: Connection, token: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
-    candidates = (
-        select(
-            events.c.id,
-            events.c.merchant,
-            events.c.channel,
-            events.c.order_id,
-            events.c.invoke,
-            events.c.payload,
-            events.c.manual,
-        )
-        .where(*_due(now_ms))
-        .order_by(events.c.next_attempt_ms)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=events)
-    rows = conn.execute(candidates).all()
+    postgres = conn.dialect.name == "postgresql"
+    candidates = _CANDIDATES + (" FOR UPDATE OF e SKIP LOCKED" if postgres else "")
+    rows = query_all(conn, candidates, {"now": now_ms, "limit": limit})
     if not rows:
         return []
-    ids = [row.id for row in rows]
-    conn.execute(
-        update(events)
-        .where(
-            events.c.id.in_(ids),
-            events.c.status == "pending",
-            or_(events.c.lease_until_ms.is_(None), events.c.lease_until_ms < now_ms),
-        )
-        .values(
-            lease_owner=token,
-            lease_until_ms=now_ms + lease_ms,
-            # a request made during an earlier, abandoned attempt is simply a manual attempt
-            manual=case((events.c.manual == MANUAL_IN_FLIGHT, 1), else_=events.c.manual),
-        )
-    )
-    owned = {
-        row.id
-        for row in conn.execute(
-            select(events.c.id).where(events.c.id.in_(ids), events.c.lease_owner == token)
-        )
+    params: dict[str, Any] = {
+        "token": token,
+        "until": now_ms + lease_ms,
+        "in_flight": MANUAL_IN_FLIGHT,
+        "now": now_ms,
+        **_ids([str(row[0]) for row in rows]),
     }
+    owned = {row[0] for row in query_all(conn, _lease_sql(len(rows)), params)}
     return [
-        Claimed(
-            row.id,
-            row.merchant,
-            row.channel,
-            row.order_id,
-            row.invoke,
-            row.payload,
-            bool(row.manual),
-            token,
-        )
+        Claimed(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), token)
         for row in rows
-        if row.id in owned
+        if row[0] in owned
     ]
 
 
 _UPDATE = (
-    update(events)
-    .where(events.c.id == bindparam("k_id"), events.c.lease_owner == bindparam("k_token"))
-    .values(
-        status=bindparam("k_status"),
-        attempt_count=bindparam("k_number"),
-        last_attempt_at=bindparam("k_started_at"),
-        last_status_code=bindparam("k_status_code"),
-        next_attempt_ms=bindparam("k_next"),
-        first_attempt_ms=bindparam("k_first"),
-        terminal_ms=bindparam("k_terminal"),
-        manual=bindparam("k_manual"),
-        replay=bindparam("k_replay"),
-        lease_owner=None,
-        lease_until_ms=None,
-    )
+    "UPDATE events SET status = :k_status, attempt_count = :k_number,"
+    " last_attempt_at = :k_started_at, last_status_code = :k_status_code,"
+    " next_attempt_ms = :k_next, first_attempt_ms = :k_first, terminal_ms = :k_terminal,"
+    " manual = :k_manual, replay = :k_replay, lease_owner = NULL, lease_until_ms = NULL"
+    " WHERE id = :k_id AND lease_owner = :k_token"
 )
 
 
@@ -176,21 +155,8 @@ def record(conn: Connection, finished: list[Finished], max_age_ms: int) -> dict[
     if not finished:
         return {}
     ids = sorted({f.event.id for f in finished})
-    current = (
-        select(
-            events.c.id,
-            events.c.lease_owner,
-            events.c.manual,
-            events.c.replay,
-            events.c.attempt_count,
-            events.c.first_attempt_ms,
-        )
-        .where(events.c.id.in_(ids))
-        .order_by(events.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        current = current.with_for_update()
-    rows = {row.id: row for row in conn.execute(current)}
+    statement = _current_sql(len(ids), conn.dialect.name == "postgresql")
+    rows = {row[0]: _Current(*row[1:]) for row in query_all(conn, statement, _ids(ids))}
     attempts: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     outcome: dict[str, str] = {}
@@ -244,9 +210,10 @@ def record(conn: Connection, finished: list[Finished], max_age_ms: int) -> dict[
             }
         )
         outcome[item.event.id] = status
-    if attempts:
-        conn.execute(insert(event_attempts), attempts)
-        conn.execute(_UPDATE, changes)
+    for attempt in attempts:
+        insert_row(conn, "event_attempts", attempt)
+    for change in changes:
+        execute(conn, _UPDATE, change)
     return outcome
 
 

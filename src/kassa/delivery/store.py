@@ -91,14 +91,19 @@ def _names(prefix: str, count: int) -> str:
 @functools.lru_cache(maxsize=64)
 def _lease_sql(count: int) -> str:
     """Lease ``count`` candidates to a claim token, each only if still pending and unleased (a
-    compare-and-set); answers the ids it leased."""
+    compare-and-set; ``_owned_sql`` then finds the ones it leased)."""
     return (
         "UPDATE events SET lease_owner = :token, lease_until_ms = :until,"
         # a request made during an earlier, abandoned attempt is simply a manual attempt
         " manual = CASE WHEN manual = :in_flight THEN 1 ELSE manual END"
         f" WHERE id IN ({_names('id', count)}) AND status = 'pending'"
-        " AND (lease_until_ms IS NULL OR lease_until_ms < :now) RETURNING id"
+        " AND (lease_until_ms IS NULL OR lease_until_ms < :now)"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _owned_sql(count: int) -> str:
+    return f"SELECT id FROM events WHERE id IN ({_names('id', count)}) AND lease_owner = :token"
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,14 +130,10 @@ def claim(conn: Connection, token: str, now_ms: int, lease_ms: int, limit: int) 
     rows = query_all(conn, candidates, {"now": now_ms, "limit": limit})
     if not rows:
         return []
-    params: dict[str, Any] = {
-        "token": token,
-        "until": now_ms + lease_ms,
-        "in_flight": MANUAL_IN_FLIGHT,
-        "now": now_ms,
-        **_ids([str(row[0]) for row in rows]),
-    }
-    owned = {row[0] for row in query_all(conn, _lease_sql(len(rows)), params)}
+    ids = _ids([str(row[0]) for row in rows])
+    lease = {"until": now_ms + lease_ms, "in_flight": MANUAL_IN_FLIGHT, "now": now_ms}
+    execute(conn, _lease_sql(len(rows)), {"token": token, **lease, **ids})
+    owned = {row[0] for row in query_all(conn, _owned_sql(len(rows)), {"token": token, **ids})}
     return [
         Claimed(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), token)
         for row in rows

@@ -282,7 +282,7 @@ class _Prepared(Generic[T]):
     meta: str
     history: str
     events: list[dict[str, Any]]
-    change: repo.IndexChange | None  # None: nothing changed
+    change: repo.IndexChange  # index columns and payments it changes (none: nothing changed)
 
 
 def _prepare(
@@ -295,7 +295,7 @@ def _prepare(
     )
     if not patch:
         outcome = _with_etag(op.respond(stored.version, before, attempt.result), stored.version)
-        prepared = _Prepared(attempt, outcome, stored.version, None, "", "", [], None)
+        prepared = _Prepared(attempt, outcome, stored.version, None, "", "", [], repo.UNCHANGED)
     else:
         version = stored.version + 1
         after["lastModified"] = now
@@ -318,7 +318,7 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
     """
     attempt = prepared.attempt
     fired = False
-    if prepared.text is not None and prepared.change is not None:
+    if prepared.text is not None:
         stored_ok = repo.update_order(
             conn,
             attempt.after["id"],

@@ -529,6 +529,12 @@ def query_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> Sequence
     return None if record is None else tuple(record)
 
 
+def listed(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """An ``IN`` list in plain SQL: ``:name_0, :name_1, …`` and those parameters."""
+    params = {f"{name}_{i}": value for i, value in enumerate(values)}
+    return ", ".join(":" + key for key in params), params
+
+
 def query_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
     """Every row of a query in plain SQL, straight to the driver (as ``query_one``)."""
     if conn.dialect.name == "sqlite":

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,7 +22,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from kassa.db.engine import Database, execute, insert_row, query_all
+from kassa.db.engine import Database, execute, insert_row, listed, query_all
 from kassa.db.tables import event_attempts, events, leases
 from kassa.delivery.schedule import Classified, decide
 from kassa.events.repository import MANUAL_IN_FLIGHT
@@ -84,38 +83,20 @@ _CANDIDATES = (
 )
 
 
-def _names(prefix: str, count: int) -> str:
-    return ", ".join(f":{prefix}{i}" for i in range(count))
-
-
-@functools.lru_cache(maxsize=64)
-def _lease_sql(count: int) -> str:
-    """Lease ``count`` candidates to a claim token, each only if still pending and unleased (a
-    compare-and-set; ``_owned_sql`` then finds the ones it leased)."""
-    return (
-        "UPDATE events SET lease_owner = :token, lease_until_ms = :until,"
-        # a request made during an earlier, abandoned attempt is simply a manual attempt
-        " manual = CASE WHEN manual = :in_flight THEN 1 ELSE manual END"
-        f" WHERE id IN ({_names('id', count)}) AND status = 'pending'"
-        " AND (lease_until_ms IS NULL OR lease_until_ms < :now)"
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _owned_sql(count: int) -> str:
-    return f"SELECT id FROM events WHERE id IN ({_names('id', count)}) AND lease_owner = :token"
-
-
-@functools.lru_cache(maxsize=64)
-def _current_sql(count: int, postgres: bool) -> str:
-    return (
-        "SELECT id, lease_owner, manual, replay, attempt_count, first_attempt_ms FROM events"
-        f" WHERE id IN ({_names('id', count)}) ORDER BY id" + (" FOR UPDATE" if postgres else "")
-    )
-
-
-def _ids(values: list[str]) -> dict[str, str]:
-    return {f"id{i}": value for i, value in enumerate(values)}
+# lease the candidates to a claim token, each only if still pending and unleased (a
+# compare-and-set; ``_OWNED`` then finds the ones it leased)
+_LEASE = (
+    "UPDATE events SET lease_owner = :token, lease_until_ms = :until,"
+    # a request made during an earlier, abandoned attempt is simply a manual attempt
+    " manual = CASE WHEN manual = :in_flight THEN 1 ELSE manual END"
+    " WHERE id IN ({ids}) AND status = 'pending'"
+    " AND (lease_until_ms IS NULL OR lease_until_ms < :now)"
+)
+_OWNED = "SELECT id FROM events WHERE id IN ({ids}) AND lease_owner = :token"
+_CURRENT = (
+    "SELECT id, lease_owner, manual, replay, attempt_count, first_attempt_ms FROM events"
+    " WHERE id IN ({ids}) ORDER BY id"
+)
 
 
 async def due_exists(db: Database, now_ms: int) -> bool:
@@ -130,10 +111,11 @@ def claim(conn: Connection, token: str, now_ms: int, lease_ms: int, limit: int) 
     rows = query_all(conn, candidates, {"now": now_ms, "limit": limit})
     if not rows:
         return []
-    ids = _ids([str(row[0]) for row in rows])
+    placeholders, ids = listed("id", [str(row[0]) for row in rows])
     lease = {"until": now_ms + lease_ms, "in_flight": MANUAL_IN_FLIGHT, "now": now_ms}
-    execute(conn, _lease_sql(len(rows)), {"token": token, **lease, **ids})
-    owned = {row[0] for row in query_all(conn, _owned_sql(len(rows)), {"token": token, **ids})}
+    execute(conn, _LEASE.format(ids=placeholders), {"token": token, **lease, **ids})
+    owned_sql = _OWNED.format(ids=placeholders)
+    owned = {row[0] for row in query_all(conn, owned_sql, {"token": token, **ids})}
     return [
         Claimed(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), token)
         for row in rows
@@ -155,9 +137,11 @@ def record(conn: Connection, finished: list[Finished], max_age_ms: int) -> dict[
     attempt recorded (attempts whose lease was lost are left out)."""
     if not finished:
         return {}
-    ids = sorted({f.event.id for f in finished})
-    statement = _current_sql(len(ids), conn.dialect.name == "postgresql")
-    rows = {row[0]: _Current(*row[1:]) for row in query_all(conn, statement, _ids(ids))}
+    placeholders, ids = listed("id", sorted({f.event.id for f in finished}))
+    statement = _CURRENT.format(ids=placeholders)
+    if conn.dialect.name == "postgresql":
+        statement += " FOR UPDATE"
+    rows = {row[0]: _Current(*row[1:]) for row in query_all(conn, statement, ids)}
     attempts: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     outcome: dict[str, str] = {}

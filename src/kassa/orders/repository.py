@@ -21,6 +21,7 @@ from kassa.db.engine import (
     cached_until_commit,
     execute,
     insert_row,
+    listed,
     query_all,
     query_one,
     snapshot_lookup,
@@ -269,6 +270,9 @@ class IndexChange:
     new_payments: tuple[str, ...]
 
 
+UNCHANGED = IndexChange({}, ())
+
+
 def index_change(old: Order, new: Order) -> IndexChange:
     before, after = index_columns(old), index_columns(new)
     columns = {k: v for k, v in after.items() if before.get(k) != v}
@@ -415,10 +419,9 @@ class _Where:
             self.params[name] = values
             tests = [f"{column} = ANY(:{name})" for column in columns]
         else:
-            names = [f"{name}_{i}" for i in range(len(values))]
-            self.params.update(zip(names, values, strict=True))
-            listed = ", ".join(":" + n for n in names)
-            tests = [f"{column} IN ({listed})" for column in columns]
+            placeholders, params = listed(name, values)
+            self.params.update(params)
+            tests = [f"{column} IN ({placeholders})" for column in columns]
         self.parts.append(tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")")
 
     def compare(self, column: str, operator: str, name: str, value: str) -> None:

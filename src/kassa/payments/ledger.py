@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from kassa.db.engine import Database, Row
+from kassa.db.engine import Database, Row, query_all
 from kassa.db.tables import payment_transactions
 
 
@@ -38,15 +38,9 @@ async def transaction_docs(db: Database, order_id: str, payment_id: str) -> list
 
 
 def list_transactions(conn: Connection, order_id: str, payment_id: str) -> list[str]:
-    rows = conn.execute(
-        select(payment_transactions.c.doc)
-        .where(
-            payment_transactions.c.order_id == order_id,
-            payment_transactions.c.payment_id == payment_id,
-        )
-        .order_by(payment_transactions.c.seq)
-    )
-    return [row.doc for row in rows]
+    """A payment's transactions in ledger order, inside a transaction or scan of the caller."""
+    rows = query_all(conn, _LIST, {"order_id": order_id, "payment_id": payment_id})
+    return [row[0] for row in rows]
 
 
 def delete_for_order(conn: Connection, order_id: str) -> None:

@@ -343,7 +343,7 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     also authenticates), the change is made with the order locked, which cannot conflict: a
     write without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
-    if call.app.db.is_sqlite:
+    if _optimistic(call):
         attempt = _propose(call, await _current(call, op.order_id), op.apply)
         if engine.calls_out(attempt.before, attempt.after, suppressed):
             return await _attempts(call, op, attempt, suppressed)
@@ -351,8 +351,7 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
         prepared = _prepare(call, op, attempt, None)
         if prepared.text is None and call.claim is None:
             return prepared.outcome, False  # nothing changed, nothing to record
-        store = functools.partial(_store, call=call, prepared=prepared)
-        committed = await call.app.db.write(store)
+        committed = await _commit(call, prepared)
         if committed is not None:
             return committed
         WRITE_CONFLICTS.inc()
@@ -371,6 +370,38 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     if committed is None:  # the row lock makes this unreachable; keep the CAS honest
         raise RuntimeError("order row changed while locked")
     return committed
+
+
+def _optimistic(call: Call) -> bool:
+    """Whether a write is first prepared from a point read and stored with a compare-and-set.
+
+    Always on SQLite. On PostgreSQL when the request has no idempotency claim to complete: the
+    compare-and-set and every row written with it are then one statement committed on its own
+    (``_commit``), two round trips in all; with a claim, the locked path (four)."""
+    return call.app.db.is_sqlite or call.claim is None
+
+
+async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] | None:
+    """Store a prepared attempt (``_store``); ``None`` when another write came first. On
+    PostgreSQL without an idempotency claim, in one statement and no transaction around it."""
+    db = call.app.db
+    if db.is_sqlite or call.claim is not None or prepared.text is None:
+        return await db.write(functools.partial(_store, call=call, prepared=prepared))
+    attempt = prepared.attempt
+    order_id = attempt.after["id"]
+    rows = [repo.history_row(order_id, prepared.version, prepared.history)]
+    rows.extend(Row("events", event) for event in prepared.events)
+    statement, params = repo.update_statement(
+        order_id,
+        prepared.change,
+        text=prepared.text,
+        meta=prepared.meta,
+        version=attempt.stored.version,
+        rows=rows,
+    )
+    if await db.write_one(statement, params) != 1:
+        return None
+    return prepared.outcome, bool(prepared.events)
 
 
 async def _current(call: Call, order_id: str) -> repo.StoredOrder:
@@ -402,7 +433,7 @@ async def _attempts(
         passed = await engine.run(state, attempt.before, attempt.after, attempt.meta, suppressed)
         attempt.after = passed.proposal
         prepared = _prepare(call, op, attempt, passed)
-        committed = await state.db.write(functools.partial(_store, call=call, prepared=prepared))
+        committed = await _commit(call, prepared)
         if committed is not None:
             return committed
         WRITE_CONFLICTS.inc()
@@ -415,10 +446,9 @@ async def _attempts(
 async def _append_row(call: Call, op: Append) -> Outcome:
     """As ``_change``: on SQLite prepared from a point read and stored if the order is still
     at that version; else (and on PostgreSQL) made with the order locked."""
-    if call.app.db.is_sqlite:
+    if _optimistic(call):
         prepared = _prepare_append(call, op, await _current(call, op.order_id))
-        store = functools.partial(_store_append, call=call, prepared=prepared)
-        done = await call.app.db.write(store)
+        done = await _commit_append(call, prepared)
         if done is not None:
             return done
         WRITE_CONFLICTS.inc()
@@ -470,6 +500,23 @@ def _prepare_append(call: Call, op: Append, stored: repo.StoredOrder) -> _Prepar
     rows = [ledger_row, repo.history_row(op.order_id, version, entry)]
     outcome = _with_etag(op.respond(version, row), version)
     return _PreparedRow(op, stored, text, orjson.dumps(meta).decode(), rows, outcome)
+
+
+async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
+    """Store a prepared row (``_store_append``), as ``_commit`` stores a change."""
+    db = call.app.db
+    if db.is_sqlite or call.claim is not None:
+        return await db.write(functools.partial(_store_append, call=call, prepared=prepared))
+    statement, params = repo.touch_statement(
+        prepared.op.order_id,
+        text=prepared.text,
+        meta=prepared.meta,
+        version=prepared.stored.version,
+        rows=prepared.rows,
+    )
+    if await db.write_one(statement, params) != 1:
+        return None
+    return prepared.outcome
 
 
 def _store_append(conn: Connection, call: Call, prepared: _PreparedRow) -> Outcome | None:

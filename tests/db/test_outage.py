@@ -128,6 +128,41 @@ async def test_statement_timeout_zero_leaves_the_server_setting(database_url: st
     assert setting == "0"
 
 
+# --- connections lost under the single-statement pool ---------------------------------------------
+
+
+async def test_a_one_statement_write_on_a_lost_connection_is_503_once(database_url: str) -> None:
+    """The server ends every connection of the asyncpg pool (as a restart would): a one-statement
+    write on one of them answers 503 (its outcome unknown, so it is not run again), and the
+    pool's other connections are replaced, so the next read and write succeed at once."""
+    database = Database(database_url, pool_size=3)
+    admin = Database(database_url, pool_size=1)
+    probe = "SELECT pg_backend_pid() FROM pg_sleep(0.05)"
+    slow_write = "UPDATE alembic_version SET version_num = version_num FROM pg_sleep(0.05)"
+    try:
+        pids = await asyncio.gather(*(database.fetch_one(probe, {}) for _ in range(3)))
+        ended = await admin.fetch_all(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(:pids)",
+            {"pids": [row[0] for row in pids if row is not None]},
+        )
+        with pytest.raises(ServiceUnavailable) as raised:
+            await database.write_one("UPDATE alembic_version SET version_num = version_num", {})
+        # at once, so that each takes another of the pool's connections
+        changed = await asyncio.gather(*(database.write_one(slow_write, {}) for _ in range(3)))
+        read = await asyncio.gather(*(database.fetch_one(probe, {}) for _ in range(3)))
+    finally:
+        await database.dispose()
+        await admin.dispose()
+    assert len(ended) == 3 and all(row[0] is True for row in ended)
+    assert raised.value.status == 503
+    assert raised.value.body() == {
+        "code": "service-unavailable",
+        "message": "The connection to the database was lost.",
+    }
+    assert changed == [1, 1, 1]
+    assert len({row[0] for row in read if row is not None}) == 3  # three new connections
+
+
 # --- an outage under concurrent writes ----------------------------------------------------------
 
 

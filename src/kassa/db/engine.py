@@ -369,6 +369,21 @@ class Database:
             return query_all(self._inline, sql, params)
         return await self._point(self._points.fetch_all, sql, params)
 
+    async def write_one(self, sql: str, params: Mapping[str, Any]) -> int:
+        """PostgreSQL: a write that is one statement, committed on its own (autocommit on the
+        asyncpg pool of ``kassa.db.point``): no ``BEGIN`` and ``COMMIT`` round trips, and the
+        connection is held only while the statement runs. Returns the rows it changed. Not run
+        again after a lost connection: whether it committed is unknown (a 503)."""
+        assert not self.is_sqlite
+        try:
+            status = await self._points.execute(sql, params)
+        except Exception as exc:
+            error = unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return int(status.rsplit(" ", 1)[-1])
+
     async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row of a single-statement read in plain SQL (a page of a list): SQLite on the
         scan threads, PostgreSQL on the asyncpg pool of ``kassa.db.point``."""
@@ -575,7 +590,7 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _update_then_insert_sql(update: str, rows: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     """One PostgreSQL statement: the UPDATE, then each insert only if the UPDATE changed a row.
 
@@ -605,11 +620,21 @@ def update_then_insert(
         for row in rows:
             execute(conn, _insert_sql(row.table, tuple(row.values)), row.values)
         return True
+    return execute(conn, *update_then_insert_statement(update, params, rows)) == 1
+
+
+def update_then_insert_statement(
+    update: str, params: dict[str, Any], rows: Sequence[Row]
+) -> tuple[str, dict[str, Any]]:
+    """``update_then_insert`` as one PostgreSQL statement and its parameters; its row count is 1
+    exactly when the update matched."""
+    if not rows:
+        return update, params
     shape = tuple((row.table, tuple(row.values)) for row in rows)
     merged = dict(params)
     for i, row in enumerate(rows):
         merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
-    return execute(conn, _update_then_insert_sql(update, shape), merged) == 1
+    return _update_then_insert_sql(update, shape), merged
 
 
 _AGGREGATES = threading.local()

@@ -62,8 +62,19 @@ def _broken(exc: BaseException) -> bool:
     return state.startswith(("08", "57P"))
 
 
+def _server_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection to the server was lost (not a cancelled call)."""
+    if isinstance(
+        exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError | OSError
+    ):  # InternalClientError: the server's farewell arrived while the connection sat idle
+        return True
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return state.startswith(("08", "57P"))
+
+
 class PointReads:
-    """A lazily opened asyncpg pool for single-statement reads."""
+    """A lazily opened asyncpg pool for single statements: reads, and writes made of one
+    statement (``Database.write_one``), each in autocommit."""
 
     def __init__(
         self,
@@ -108,6 +119,11 @@ class PointReads:
         rows = await self._fetch("fetch", sql, params)
         return [tuple(row) for row in rows]
 
+    async def execute(self, sql: str, params: Mapping[str, Any]) -> str:
+        """Run one statement on its own (autocommit); its status, e.g. ``UPDATE 1``."""
+        status: str = await self._fetch("execute", sql, params)
+        return status
+
     async def _fetch(self, method: str, sql: str, params: Mapping[str, Any]) -> Any:
         pool = self._pool or await self._open()
         statement, names = positional(sql)
@@ -119,6 +135,8 @@ class PointReads:
                 if _broken(exc):  # back in the pool it would fail the next read as well
                     with contextlib.suppress(asyncpg.InterfaceError):  # already let go of
                         conn.terminate()
+                    if _server_gone(exc):  # its other connections predate the loss as well
+                        await pool.expire_connections()
                 raise
 
     async def close(self) -> None:

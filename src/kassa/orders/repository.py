@@ -27,6 +27,7 @@ from kassa.db.engine import (
     snapshot_lookup,
     snapshot_remember,
     update_then_insert,
+    update_then_insert_statement,
 )
 from kassa.db.tables import KEY, history, order_payments, orders
 from kassa.orders.document import Address, Order
@@ -279,6 +280,19 @@ def index_change(old: Order, new: Order) -> IndexChange:
     return IndexChange(columns, tuple(sorted(payment_ids(new) - payment_ids(old))))
 
 
+def _update_params(
+    order_id: str, columns: dict[str, Any], text: str, meta: str, version: int
+) -> dict[str, Any]:
+    return {
+        **columns,
+        "doc": text,
+        "meta": meta,
+        "new_version": version + 1,
+        "id": order_id,
+        "version": version,
+    }
+
+
 def update_order(
     conn: Connection,
     order_id: str,
@@ -294,19 +308,32 @@ def update_order(
 
     Only index columns whose value changed are written, so unchanged indexes are not touched.
     """
-    params = {
-        **change.columns,
-        "doc": text,
-        "meta": meta,
-        "new_version": version + 1,
-        "id": order_id,
-        "version": version,
-    }
+    params = _update_params(order_id, change.columns, text, meta, version)
     if not update_then_insert(conn, _update_sql(tuple(sorted(change.columns))), params, rows):
         return False
     for payment_id in change.new_payments:
         insert_row(conn, "order_payments", {"order_id": order_id, "payment_id": payment_id})
     return True
+
+
+def update_statement(
+    order_id: str,
+    change: IndexChange,
+    *,
+    text: str,
+    meta: str,
+    version: int,
+    rows: Sequence[Row] = (),
+) -> tuple[str, dict[str, Any]]:
+    """``update_order`` as one PostgreSQL statement (with the ``order_payments`` rows among the
+    inserts) and its parameters, to run on its own: its row count is 1 when it stored."""
+    params = _update_params(order_id, change.columns, text, meta, version)
+    added = [
+        Row("order_payments", {"order_id": order_id, "payment_id": payment_id})
+        for payment_id in change.new_payments
+    ]
+    update = _update_sql(tuple(sorted(change.columns)))
+    return update_then_insert_statement(update, params, [*rows, *added])
 
 
 _TOUCH = (
@@ -326,14 +353,16 @@ def touch_order(
 ) -> bool:
     """Compare-and-set for a write that changes no indexed field (only ``lastModified``), and
     ``rows`` inserted with it."""
-    params = {
-        "doc": text,
-        "meta": meta,
-        "new_version": version + 1,
-        "id": order_id,
-        "version": version,
-    }
+    params = _update_params(order_id, {}, text, meta, version)
     return update_then_insert(conn, _TOUCH, params, rows)
+
+
+def touch_statement(
+    order_id: str, *, text: str, meta: str, version: int, rows: Sequence[Row] = ()
+) -> tuple[str, dict[str, Any]]:
+    """``touch_order`` as one PostgreSQL statement and its parameters (as ``update_statement``)."""
+    params = _update_params(order_id, {}, text, meta, version)
+    return update_then_insert_statement(_TOUCH, params, rows)
 
 
 def delete_order(conn: Connection, order_id: str) -> None:

@@ -277,6 +277,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(
         settings.database_url,
         pool_size=settings.database_pool_size,
+        transaction_pool_size=settings.database_transaction_pool_size,
         pgbouncer=settings.database_pgbouncer,
         pool_timeout=settings.database_pool_timeout,
         connect_timeout=settings.database_connect_timeout,

@@ -155,7 +155,9 @@ def _adapter_prefix(name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    database_pool_size: int = 20  # PostgreSQL connections per process (a fixed pool)
+    # PostgreSQL connections per process: single statements (most requests), and transactions
+    database_pool_size: int = 32
+    database_transaction_pool_size: int = 8
     database_pgbouncer: bool = False  # the URL points at a PgBouncer in transaction pooling mode
     database_pool_timeout: float = 5.0  # seconds a request waits for a pooled connection
     database_connect_timeout: float = 5.0  # seconds to open a PostgreSQL connection
@@ -239,7 +241,8 @@ class Settings:
             prefix = overrides["path_prefix"]
         settings = cls(
             database_url=_env("database_url", DEFAULT_DATABASE_URL),
-            database_pool_size=_positive_int("database_pool_size", "20"),
+            database_pool_size=_positive_int("database_pool_size", "32"),
+            database_transaction_pool_size=_positive_int("database_transaction_pool_size", "8"),
             database_pgbouncer=_bool(_env("database_pgbouncer", "off")),
             database_pool_timeout=_duration("database_pool_timeout", "5"),
             database_connect_timeout=_duration("database_connect_timeout", "5"),

@@ -4,12 +4,14 @@ A write is declared as an operation — plain data and pure functions, no SQL �
 turns it into one database transaction:
 
 * ``NewOrder``   — insert the order, its first history entry and the events it fires;
-* ``Change``     — a pure document change of an order. On SQLite it is **prepared outside the
+* ``Change``     — a pure document change of an order. It is **prepared outside the
   transaction**: a point read of the order, ``If-Match``, apply, recompute totals, diff, the
-  new text, history entry and events; the transaction then only stores them with a
-  compare-and-set on the version read (an empty diff is a no-op). If another write came first,
-  and always on PostgreSQL, the change is made on the **locked path** (read the row under its
-  lock, then the same steps), which cannot conflict. When a callback stage calls out
+  new text, history entry and events; the write then only stores them with a compare-and-set
+  on the version read (an empty diff is a no-op); on PostgreSQL without an idempotency claim
+  that is one statement and no transaction around it. If other writes came first
+  ``OPTIMISTIC_TRIES`` times, and on PostgreSQL always when the request has an idempotency
+  claim, the change is made on the **locked path** (read the row under its lock, then the same
+  steps), which cannot conflict. When a callback stage calls out
   (``kassa.callbacks.engine``), the **attempt loop**: no transaction open while calling out,
   then a compare-and-set commit, at most ``MAX_ATTEMPTS`` times;
 * ``Append``     — rows outside the document (the payment ledger), on the same two paths: a
@@ -39,7 +41,7 @@ from sqlalchemy.engine import Connection
 from kassa import http, idempotency, jsonutil, timeutil
 from kassa.callbacks import engine
 from kassa.callbacks.passed import Passed
-from kassa.db.engine import Row
+from kassa.db.engine import Row, insert_statement
 from kassa.errors import (
     ConcurrentModification,
     EventNotFound,
@@ -61,6 +63,10 @@ from kassa.payments.rules import has_captures
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 4
+# prepared attempts of a write without callbacks before it takes the locked path, which cannot
+# conflict: another attempt costs a point read and a compare-and-set, the locked path a
+# transaction of four round trips whose row lock queues the order's other writers
+OPTIMISTIC_TRIES = 3
 
 
 # The operations --------------------------------------------------------------------------------
@@ -225,6 +231,13 @@ async def _create(call: Call, op: NewOrder) -> tuple[Outcome, bool]:
     entry = _history(call, 1, order["created"], patch)
     text, meta_text = jsonutil.dumps(order).decode(), orjson.dumps(meta).decode()
     outcome = _with_etag(op.respond(order["id"]), 1)
+    db = call.app.db
+    if not db.is_sqlite and call.claim is None:  # one statement, as ``_commit``
+        rows = repo.order_rows(order, text, meta_text)
+        rows.append(repo.history_row(order["id"], 1, entry))
+        rows.extend(Row("events", event) for event in events)
+        await db.write_one(*insert_statement(rows))
+        return outcome, bool(events)
 
     def job(conn: Connection) -> Outcome:
         repo.insert_order(conn, order, text, meta_text)
@@ -233,7 +246,7 @@ async def _create(call: Call, op: NewOrder) -> tuple[Outcome, bool]:
         _complete(conn, call, outcome)
         return outcome
 
-    return await call.app.db.write(job), bool(events)
+    return await db.write(job), bool(events)
 
 
 # Change ----------------------------------------------------------------------------------------
@@ -337,13 +350,13 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
 
 
 async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
-    """On SQLite the order is read and the change prepared outside any transaction; the write
-    then only stores it, if the order is still at the version read. When it is not (another
-    write came first), and always on PostgreSQL (row locks are per order, and the locked read
-    also authenticates), the change is made with the order locked, which cannot conflict: a
-    write without callbacks never fails for concurrency (semantics §10)."""
+    """The order is read and the change prepared outside any transaction; the write then only
+    stores it, if the order is still at the version read (``_optimistic``, ``_commit``). When
+    other writes came first ``OPTIMISTIC_TRIES`` times, and on PostgreSQL when the request
+    has an idempotency claim, the change is made with the order locked, which cannot conflict:
+    a write without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
-    if _optimistic(call):
+    for _ in range(OPTIMISTIC_TRIES if _optimistic(call) else 0):
         attempt = _propose(call, await _current(call, op.order_id), op.apply)
         if engine.calls_out(attempt.before, attempt.after, suppressed):
             return await _attempts(call, op, attempt, suppressed)
@@ -444,9 +457,9 @@ async def _attempts(
 
 
 async def _append_row(call: Call, op: Append) -> Outcome:
-    """As ``_change``: on SQLite prepared from a point read and stored if the order is still
-    at that version; else (and on PostgreSQL) made with the order locked."""
-    if _optimistic(call):
+    """As ``_change``: prepared from a point read and stored if the order is still at that
+    version; else made with the order locked."""
+    for _ in range(OPTIMISTIC_TRIES if _optimistic(call) else 0):
         prepared = _prepare_append(call, op, await _current(call, op.order_id))
         done = await _commit_append(call, prepared)
         if done is not None:

@@ -77,10 +77,13 @@ def test_delivery_in_api_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert forced.delivery_in_api is True
 
 
-def test_database_pool_size_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings.from_env().database_pool_size == 20
+def test_database_pool_sizes_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings.from_env()
+    assert (defaults.database_pool_size, defaults.database_transaction_pool_size) == (32, 8)
     monkeypatch.setenv("KASSA_DATABASE_POOL_SIZE", "5")
-    assert Settings.from_env().database_pool_size == 5
+    monkeypatch.setenv("KASSA_DATABASE_TRANSACTION_POOL_SIZE", "3")
+    settings = Settings.from_env()
+    assert (settings.database_pool_size, settings.database_transaction_pool_size) == (5, 3)
 
 
 @pytest.mark.parametrize(
@@ -98,11 +101,12 @@ def test_database_pgbouncer_from_environment(
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+@pytest.mark.parametrize("name", ["POOL_SIZE", "TRANSACTION_POOL_SIZE"])
 def test_database_pool_size_must_be_a_positive_whole_number(
-    monkeypatch: pytest.MonkeyPatch, value: str
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
-    monkeypatch.setenv("KASSA_DATABASE_POOL_SIZE", value)
-    with pytest.raises(ValueError, match="KASSA_DATABASE_POOL_SIZE must be a whole number"):
+    monkeypatch.setenv(f"KASSA_DATABASE_{name}", value)
+    with pytest.raises(ValueError, match=f"KASSA_DATABASE_{name} must be a whole number"):
         Settings.from_env()
 
 

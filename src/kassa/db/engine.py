@@ -267,13 +267,16 @@ class Database:
         self,
         url: str,
         *,
-        pool_size: int = 20,
+        pool_size: int = 32,
+        transaction_pool_size: int | None = None,
         pgbouncer: bool = False,
         pool_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         statement_timeout: float = 0.0,
     ) -> None:
-        """PostgreSQL: ``pool_size`` connections kept open; a call waits ``pool_timeout``
+        """PostgreSQL: up to ``pool_size`` connections for single statements (``kassa.db.point``:
+        API keys, orders by id, lists, and most writes) and ``transaction_pool_size`` (default:
+        the same) for transactions, opened as needed and kept; a call waits ``pool_timeout``
         seconds for a free one and ``connect_timeout`` seconds to open one; statements run at
         most ``statement_timeout`` seconds (0, or behind PgBouncer: the server's own setting).
 
@@ -301,7 +304,7 @@ class Database:
             # be opened and closed per request under load, several round trips each)
             self._async = create_async_engine(
                 url,
-                pool_size=pool_size,
+                pool_size=pool_size if transaction_pool_size is None else transaction_pool_size,
                 max_overflow=0,
                 pool_timeout=pool_timeout,
                 connect_args=_timeouts(connect_timeout, statement_timeout),
@@ -604,6 +607,25 @@ def _update_then_insert_sql(update: str, rows: tuple[tuple[str, tuple[str, ...]]
         inserts.append(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM u")
     parts.extend(f", r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
     return "".join(parts) + " " + inserts[-1]
+
+
+def insert_statement(rows: Sequence[Row]) -> tuple[str, dict[str, Any]]:
+    """``rows`` (of any tables, in order) inserted by one PostgreSQL statement, and its
+    parameters: ``WITH r0 AS (INSERT …), r1 AS (INSERT …) INSERT …``."""
+    merged: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
+    return _insert_rows_sql(tuple((row.table, tuple(row.values)) for row in rows)), merged
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows_sql(rows: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    inserts = []
+    for i, (table, columns) in enumerate(rows):
+        values = ", ".join(f":r{i}_{c}" for c in columns)
+        inserts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})")
+    ctes = ", ".join(f"r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
+    return (f"WITH {ctes} " if ctes else "") + inserts[-1]
 
 
 def update_then_insert(

@@ -1,10 +1,12 @@
-"""Point reads on PostgreSQL straight through an asyncpg pool.
+"""Single statements on PostgreSQL straight through asyncpg connections of kassa's own pool.
 
 The two reads almost every request makes — its API key, and an order by primary key — are single
-statements with no transaction around them. Driving them through SQLAlchemy's async engine costs
+statements with no transaction around them, and so is the compare-and-set write of a change
+(``Database.write_one``). Driving them through SQLAlchemy's async engine costs
 a pool checkout with its events, a greenlet switch and a result object per call; on a 2-core
 machine that was most of a GET's time. These reads go to a small asyncpg pool of their own
-instead, with asyncpg's per-connection prepared statements (off behind PgBouncer).
+instead, with asyncpg's per-connection prepared statements (off behind PgBouncer); ``Pool``
+says why it is not asyncpg's own pool.
 
 Statements are written with ``:name`` parameters, like the SQLite hot path; they are rewritten
 once to asyncpg's ``$n`` form.
@@ -13,10 +15,11 @@ once to asyncpg's ``$n`` form.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -48,11 +51,6 @@ def dsn_of(url: str) -> str:
     return parsed.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
-async def _keep(_conn: asyncpg.Connection) -> None:
-    """Connections go back to the pool as they are: a single SELECT leaves no session state
-    behind, and asyncpg's default reset would cost a round trip (``RESET ALL`` …) per read."""
-
-
 def _broken(exc: BaseException) -> bool:
     """Whether a connection that raised ``exc`` may be unusable: anything but an ordinary
     server error (a server shutting down answers with an error and then no ReadyForQuery)."""
@@ -72,9 +70,128 @@ def _server_gone(exc: BaseException) -> bool:
     return state.startswith(("08", "57P"))
 
 
+class Pool:
+    """asyncpg connections for single statements: idle ones reused last-in first-out, waiters
+    served first-in first-out.
+
+    asyncpg's own pool costs about 50 µs of CPU per checkout and return on this kind of machine
+    (a timeout context per acquire, a shielded task per release, an inactivity timer re-armed each
+    time; ``bench/`` measures it), more than a primary-key read itself. Here a free connection is
+    taken and given back without a timer, a task or a suspension; a timeout exists only while a
+    call waits. A returned connection goes straight to the longest waiter, so a waiting call is
+    never overtaken by one that came later.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        size: int,
+        wait_s: float | None,
+    ) -> None:
+        """At most ``size`` connections; a call waits at most ``wait_s`` seconds for one."""
+        self._connect = connect
+        self._size = size
+        self._wait_s = wait_s
+        self._idle: list[asyncpg.Connection] = []
+        self._waiters: collections.deque[asyncio.Future[asyncpg.Connection | None]] = (
+            collections.deque()
+        )
+        self._open = 0  # connections open or being opened, idle or not
+        self._generation = 0
+        self._born: dict[asyncpg.Connection, int] = {}
+        self._closed = False
+
+    async def acquire(self) -> asyncpg.Connection:
+        if self._closed:
+            raise asyncpg.InterfaceError("the pool is closed")
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._forget(conn)  # closed while idle (the server ended it)
+            self._open -= 1
+        if self._open < self._size:
+            self._open += 1
+        else:
+            handed = await self._wait()
+            if handed is not None:
+                return handed
+            # None: a connection was dropped and its place handed over; open one in it
+        try:
+            conn = await self._connect()
+        except BaseException:
+            self._pass_on(None)
+            raise
+        self._born[conn] = self._generation
+        return conn
+
+    async def _wait(self) -> asyncpg.Connection | None:
+        waiter: asyncio.Future[asyncpg.Connection | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self._wait_s):
+                return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._pass_on(waiter.result())  # handed over as the wait ended: pass it on
+            else:
+                waiter.cancel()  # ``_pass_on`` skips it
+            raise
+
+    def release(self, conn: asyncpg.Connection) -> None:
+        if self._closed or conn.is_closed() or self._born.get(conn) != self._generation:
+            if not conn.is_closed():
+                conn.terminate()
+            self._forget(conn)
+            self._pass_on(None)
+        else:
+            self._pass_on(conn)
+
+    def _forget(self, conn: asyncpg.Connection) -> None:
+        self._born.pop(conn, None)
+
+    def _pass_on(self, conn: asyncpg.Connection | None) -> None:
+        """Give a connection, or (``None``) the place of one that was dropped, to the longest
+        waiter; with no one waiting, keep the connection, or free the place."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        if conn is None:
+            self._open -= 1
+        else:
+            self._idle.append(conn)
+
+    def expire(self) -> None:
+        """Replace every connection open now: idle ones at once, the others when returned."""
+        self._generation += 1
+        while self._idle:
+            conn = self._idle.pop()
+            conn.terminate()
+            self._forget(conn)
+            self._open -= 1
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(asyncpg.InterfaceError("the pool is closed"))
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._forget(conn)
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)
+        self._open -= len(idle)
+
+
 class PointReads:
-    """A lazily opened asyncpg pool for single statements: reads, and writes made of one
-    statement (``Database.write_one``), each in autocommit."""
+    """A pool of asyncpg connections (opened as needed, at most ``size``) for single
+    statements: reads, and writes made of one statement (``Database.write_one``), each in
+    autocommit."""
 
     def __init__(
         self,
@@ -87,59 +204,48 @@ class PointReads:
         acquire_timeout: float | None = None,
     ) -> None:
         self._dsn = dsn_of(url)
-        self._size = size
         self._statement_cache = statement_cache
         self._server_settings = dict(server_settings or {})
         self._connect_timeout = connect_timeout
-        self._acquire_timeout = acquire_timeout
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Lock | None = None
+        self._pool = Pool(self._open_connection, size, acquire_timeout)
 
-    async def _open(self) -> asyncpg.Pool:
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._dsn,
-                    min_size=0,
-                    max_size=self._size,
-                    statement_cache_size=100 if self._statement_cache else 0,
-                    server_settings=self._server_settings or None,
-                    timeout=self._connect_timeout,
-                    reset=_keep,
-                )
-            return self._pool
+    async def _open_connection(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            self._dsn,
+            statement_cache_size=100 if self._statement_cache else 0,
+            server_settings=self._server_settings or None,
+            timeout=self._connect_timeout,
+        )
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
-        row = await self._fetch("fetchrow", sql, params)
+        row = await self._run("fetchrow", sql, params)
         return None if row is None else tuple(row)
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-        rows = await self._fetch("fetch", sql, params)
+        rows = await self._run("fetch", sql, params)
         return [tuple(row) for row in rows]
 
     async def execute(self, sql: str, params: Mapping[str, Any]) -> str:
         """Run one statement on its own (autocommit); its status, e.g. ``UPDATE 1``."""
-        status: str = await self._fetch("execute", sql, params)
+        status: str = await self._run("execute", sql, params)
         return status
 
-    async def _fetch(self, method: str, sql: str, params: Mapping[str, Any]) -> Any:
-        pool = self._pool or await self._open()
+    async def _run(self, method: str, sql: str, params: Mapping[str, Any]) -> Any:
         statement, names = positional(sql)
         args = [params[name] for name in names]
-        async with pool.acquire(timeout=self._acquire_timeout) as conn:
-            try:
-                return await getattr(conn, method)(statement, *args)
-            except BaseException as exc:
-                if _broken(exc):  # back in the pool it would fail the next read as well
-                    with contextlib.suppress(asyncpg.InterfaceError):  # already let go of
-                        conn.terminate()
-                    if _server_gone(exc):  # its other connections predate the loss as well
-                        await pool.expire_connections()
-                raise
+        pool = self._pool
+        conn = await pool.acquire()
+        try:
+            return await getattr(conn, method)(statement, *args)
+        except BaseException as exc:
+            if _broken(exc):  # back in the pool it would fail the next call as well
+                with contextlib.suppress(asyncpg.InterfaceError):  # already let go of
+                    conn.terminate()
+                if _server_gone(exc):  # its other connections predate the loss as well
+                    pool.expire()
+            raise
+        finally:
+            pool.release(conn)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()

@@ -247,6 +247,12 @@ def _update_sql(columns: tuple[str, ...]) -> str:
 
 
 def insert_order(conn: Connection, doc: Order, text: str, meta: str, version: int = 1) -> None:
+    for row in order_rows(doc, text, meta, version):
+        insert_row(conn, row.table, row.values)
+
+
+def order_rows(doc: Order, text: str, meta: str, version: int = 1) -> list[Row]:
+    """The rows a new order is stored as: its ``orders`` row, then its ``order_payments``."""
     values = {
         "id": doc["id"],
         "merchant": doc["merchant"],
@@ -257,9 +263,11 @@ def insert_order(conn: Connection, doc: Order, text: str, meta: str, version: in
         "created": doc["created"],
         **index_columns(doc),
     }
-    insert_row(conn, "orders", values)
-    for payment_id in payment_ids(doc):
-        insert_row(conn, "order_payments", {"order_id": doc["id"], "payment_id": payment_id})
+    payments = sorted(payment_ids(doc))
+    return [
+        Row("orders", values),
+        *(Row("order_payments", {"order_id": doc["id"], "payment_id": p}) for p in payments),
+    ]
 
 
 @dataclass(frozen=True)

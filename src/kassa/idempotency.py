@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kassa import jsonutil
-from kassa.db.engine import Database, DatabaseUnavailable
+from kassa.db.engine import Database, DatabaseUnavailable, execute
 from kassa.db.tables import idempotency
 from kassa.errors import (
     IdempotencyKeyInFlight,
@@ -113,6 +113,42 @@ def _claim(conn: Connection, marker: dict[str, Any]) -> Claim | Outcome:
     raise IdempotencyKeyInFlight()
 
 
+_COLUMNS = ("merchant", "key", "fingerprint", "state", "started_at", "expires_at")
+# PostgreSQL: insert the marker, or take over a record that has expired, in one statement; a
+# live record is left as it is (no row: look at it)
+_CLAIM = (
+    f"INSERT INTO idempotency ({', '.join(_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+    " ON CONFLICT (merchant, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+    " state = EXCLUDED.state, started_at = EXCLUDED.started_at,"
+    " expires_at = EXCLUDED.expires_at, status = NULL, headers = NULL, body = NULL"
+    " WHERE idempotency.expires_at <= EXCLUDED.started_at"
+)
+_RECORD = (
+    "SELECT fingerprint, state, status, headers, body FROM idempotency"
+    " WHERE merchant = :merchant AND key = :key"
+)
+
+
+async def _claim_postgres(db: Database, marker: dict[str, Any]) -> Claim | Outcome:
+    """``_claim`` in single statements: one for a new key, two when the key is taken."""
+    merchant, key, fp = marker["merchant"], marker["key"], marker["fingerprint"]
+    values = {column: marker[column] for column in _COLUMNS}
+    for _ in range(3):
+        if await db.write_one(_CLAIM, values) == 1:
+            return Claim(merchant, key, fp, marker["started_at"])
+        row = await db.fetch_one(_RECORD, {"merchant": merchant, "key": key})
+        if row is None:
+            continue  # released meanwhile: claim again
+        taken_fp, state, status, headers, body = row
+        if taken_fp != fp:
+            raise IdempotencyKeyReuse()
+        if state != "done":
+            raise IdempotencyKeyInFlight()
+        return Outcome(status, body or b"", orjson.loads(headers or "{}"))
+    raise IdempotencyKeyInFlight()
+
+
 async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outcome:
     """Claim ``key`` for a new execution, or return the recorded outcome to replay."""
     now_ms = _now_ms()
@@ -128,29 +164,41 @@ async def claim(db: Database, merchant: str, key: str, fp: str) -> Claim | Outco
         "body": None,
     }
     try:
-        return await db.write(lambda conn: _claim(conn, marker))
+        if db.is_sqlite:
+            return await db.write(lambda conn: _claim(conn, marker))
+        return await _claim_postgres(db, marker)
     except DatabaseUnavailable as exc:
         if exc.reached:  # the marker may have been committed: take it back once we can
             _release_later(db, Claim(merchant, key, fp, now_ms))
         raise
 
 
+_COMPLETE = (
+    "UPDATE idempotency SET state = 'done', status = :idem_status, headers = :idem_headers,"
+    " body = :idem_body, expires_at = :idem_expires_at"
+    " WHERE merchant = :idem_merchant AND key = :idem_key"
+)
+
+
+def completion(claim_: Claim, outcome: Outcome, retention_s: float) -> tuple[str, dict[str, Any]]:
+    """The statement that turns the marker into the final record, and its parameters (names
+    that no order statement uses, so that it can join one: ``kassa.unit_of_work``). Its text
+    ends with its ``WHERE`` clause."""
+    headers = {k: v for k, v in outcome.headers.items() if k.lower() in RECORDED_HEADERS}
+    return _COMPLETE, {
+        "idem_status": outcome.status,
+        "idem_headers": orjson.dumps(headers).decode(),
+        "idem_body": outcome.body,
+        "idem_expires_at": _now_ms() + int(retention_s * 1000),
+        "idem_merchant": claim_.merchant,
+        "idem_key": claim_.key,
+    }
+
+
 def complete(conn: Connection, claim_: Claim | None, outcome: Outcome, retention_s: float) -> None:
     """Turn the marker into the final record, inside the caller's write transaction."""
-    if claim_ is None:
-        return
-    headers = {k: v for k, v in outcome.headers.items() if k.lower() in RECORDED_HEADERS}
-    conn.execute(
-        update(idempotency)
-        .where(idempotency.c.merchant == claim_.merchant, idempotency.c.key == claim_.key)
-        .values(
-            state="done",
-            status=outcome.status,
-            headers=orjson.dumps(headers).decode(),
-            body=outcome.body,
-            expires_at=_now_ms() + int(retention_s * 1000),
-        )
-    )
+    if claim_ is not None:
+        execute(conn, *completion(claim_, outcome, retention_s))
 
 
 def _delete_markers(conn: Connection, claims: list[Claim]) -> None:

@@ -7,11 +7,10 @@ turns it into one database transaction:
 * ``Change``     — a pure document change of an order. It is **prepared outside the
   transaction**: a point read of the order, ``If-Match``, apply, recompute totals, diff, the
   new text, history entry and events; the write then only stores them with a compare-and-set
-  on the version read (an empty diff is a no-op); on PostgreSQL without an idempotency claim
-  that is one statement and no transaction around it. If other writes came first
-  ``OPTIMISTIC_TRIES`` times, and on PostgreSQL always when the request has an idempotency
-  claim, the change is made on the **locked path** (read the row under its lock, then the same
-  steps), which cannot conflict. When a callback stage calls out
+  on the version read (an empty diff is a no-op); on PostgreSQL that is one statement, the
+  completion of the idempotency claim included, and no transaction around it. If other writes
+  came first ``OPTIMISTIC_TRIES`` times, the change is made on the **locked path** (read the
+  row under its lock, then the same steps), which cannot conflict. When a callback stage calls out
   (``kassa.callbacks.engine``), the **attempt loop**: no transaction open while calling out,
   then a compare-and-set commit, at most ``MAX_ATTEMPTS`` times;
 * ``Append``     — rows outside the document (the payment ledger), on the same two paths: a
@@ -232,11 +231,11 @@ async def _create(call: Call, op: NewOrder) -> tuple[Outcome, bool]:
     text, meta_text = jsonutil.dumps(order).decode(), orjson.dumps(meta).decode()
     outcome = _with_etag(op.respond(order["id"]), 1)
     db = call.app.db
-    if not db.is_sqlite and call.claim is None:  # one statement, as ``_commit``
+    if not db.is_sqlite:  # one statement, as ``_commit``
         rows = repo.order_rows(order, text, meta_text)
         rows.append(repo.history_row(order["id"], 1, entry))
         rows.extend(Row("events", event) for event in events)
-        await db.write_one(*insert_statement(rows))
+        await db.write_one(*insert_statement(rows, _completion(call, outcome)))
         return outcome, bool(events)
 
     def job(conn: Connection) -> Outcome:
@@ -351,12 +350,11 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
 
 async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     """The order is read and the change prepared outside any transaction; the write then only
-    stores it, if the order is still at the version read (``_optimistic``, ``_commit``). When
-    other writes came first ``OPTIMISTIC_TRIES`` times, and on PostgreSQL when the request
-    has an idempotency claim, the change is made with the order locked, which cannot conflict:
-    a write without callbacks never fails for concurrency (semantics §10)."""
+    stores it, if the order is still at the version read (``_commit``). When other writes came
+    first ``OPTIMISTIC_TRIES`` times, the change is made with the order locked, which cannot
+    conflict: a write without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
-    for _ in range(OPTIMISTIC_TRIES if _optimistic(call) else 0):
+    for _ in range(OPTIMISTIC_TRIES):
         attempt = _propose(call, await _current(call, op.order_id), op.apply)
         if engine.calls_out(attempt.before, attempt.after, suppressed):
             return await _attempts(call, op, attempt, suppressed)
@@ -385,21 +383,25 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     return committed
 
 
-def _optimistic(call: Call) -> bool:
-    """Whether a write is first prepared from a point read and stored with a compare-and-set.
-
-    Always on SQLite. On PostgreSQL when the request has no idempotency claim to complete: the
-    compare-and-set and every row written with it are then one statement committed on its own
-    (``_commit``), two round trips in all; with a claim, the locked path (four)."""
-    return call.app.db.is_sqlite or call.claim is None
+def _completion(call: Call, outcome: Outcome) -> tuple[str, dict[str, Any]] | None:
+    """The statement that completes the request's idempotency claim, if it has one."""
+    if call.claim is None:
+        return None
+    return idempotency.completion(call.claim, outcome, call.app.settings.idempotency_retention)
 
 
 async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] | None:
     """Store a prepared attempt (``_store``); ``None`` when another write came first. On
-    PostgreSQL without an idempotency claim, in one statement and no transaction around it."""
+    PostgreSQL in one statement committed on its own, the idempotency claim's completion
+    included: two round trips in all with the point read."""
     db = call.app.db
-    if db.is_sqlite or call.claim is not None or prepared.text is None:
+    if db.is_sqlite:
         return await db.write(functools.partial(_store, call=call, prepared=prepared))
+    completion = _completion(call, prepared.outcome)
+    if prepared.text is None:  # nothing changed: only the answer is recorded
+        if completion is not None:
+            await db.write_one(*completion)
+        return prepared.outcome, False
     attempt = prepared.attempt
     order_id = attempt.after["id"]
     rows = [repo.history_row(order_id, prepared.version, prepared.history)]
@@ -411,6 +413,7 @@ async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] 
         meta=prepared.meta,
         version=attempt.stored.version,
         rows=rows,
+        then=completion,
     )
     if await db.write_one(statement, params) != 1:
         return None
@@ -459,7 +462,7 @@ async def _attempts(
 async def _append_row(call: Call, op: Append) -> Outcome:
     """As ``_change``: prepared from a point read and stored if the order is still at that
     version; else made with the order locked."""
-    for _ in range(OPTIMISTIC_TRIES if _optimistic(call) else 0):
+    for _ in range(OPTIMISTIC_TRIES):
         prepared = _prepare_append(call, op, await _current(call, op.order_id))
         done = await _commit_append(call, prepared)
         if done is not None:
@@ -518,7 +521,7 @@ def _prepare_append(call: Call, op: Append, stored: repo.StoredOrder) -> _Prepar
 async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
     """Store a prepared row (``_store_append``), as ``_commit`` stores a change."""
     db = call.app.db
-    if db.is_sqlite or call.claim is not None:
+    if db.is_sqlite:
         return await db.write(functools.partial(_store_append, call=call, prepared=prepared))
     statement, params = repo.touch_statement(
         prepared.op.order_id,
@@ -526,6 +529,7 @@ async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
         meta=prepared.meta,
         version=prepared.stored.version,
         rows=prepared.rows,
+        then=_completion(call, prepared.outcome) if prepared.op.record else None,
     )
     if await db.write_one(statement, params) != 1:
         return None

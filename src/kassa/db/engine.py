@@ -594,13 +594,18 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _update_then_insert_sql(update: str, rows: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    """One PostgreSQL statement: the UPDATE, then each insert only if the UPDATE changed a row.
+def _update_then_insert_sql(
+    update: str, rows: tuple[tuple[str, tuple[str, ...]], ...], then: str | None
+) -> str:
+    """One PostgreSQL statement: the UPDATE, then each insert (and ``then``) only if the UPDATE
+    changed a row.
 
     ``WITH u AS (UPDATE … RETURNING 1), r0 AS (INSERT … SELECT … FROM u) INSERT … SELECT …
     FROM u``: the statement's row count is 1 exactly when the UPDATE matched.
     """
     parts = [f"WITH u AS ({update} RETURNING 1)"]
+    if then is not None:
+        parts.append(f", t AS ({then} AND EXISTS (SELECT 1 FROM u))")
     inserts = []
     for i, (table, columns) in enumerate(rows):
         values = ", ".join(f":r{i}_{c}" for c in columns)
@@ -609,23 +614,29 @@ def _update_then_insert_sql(update: str, rows: tuple[tuple[str, tuple[str, ...]]
     return "".join(parts) + " " + inserts[-1]
 
 
-def insert_statement(rows: Sequence[Row]) -> tuple[str, dict[str, Any]]:
+def insert_statement(
+    rows: Sequence[Row], then: tuple[str, dict[str, Any]] | None = None
+) -> tuple[str, dict[str, Any]]:
     """``rows`` (of any tables, in order) inserted by one PostgreSQL statement, and its
-    parameters: ``WITH r0 AS (INSERT …), r1 AS (INSERT …) INSERT …``."""
+    parameters: ``WITH r0 AS (INSERT …), r1 AS (INSERT …) INSERT …``; ``then``: one more
+    statement run with them."""
     merged: dict[str, Any] = {}
     for i, row in enumerate(rows):
         merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
-    return _insert_rows_sql(tuple((row.table, tuple(row.values)) for row in rows)), merged
+    if then is not None:
+        merged.update(then[1])
+    shape = tuple((row.table, tuple(row.values)) for row in rows)
+    return _insert_rows_sql(shape, None if then is None else then[0]), merged
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_rows_sql(rows: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    inserts = []
+def _insert_rows_sql(rows: tuple[tuple[str, tuple[str, ...]], ...], then: str | None) -> str:
+    statements = [] if then is None else [then]
     for i, (table, columns) in enumerate(rows):
         values = ", ".join(f":r{i}_{c}" for c in columns)
-        inserts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})")
-    ctes = ", ".join(f"r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
-    return (f"WITH {ctes} " if ctes else "") + inserts[-1]
+        statements.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})")
+    ctes = ", ".join(f"r{i} AS ({sql})" for i, sql in enumerate(statements[:-1]))
+    return (f"WITH {ctes} " if ctes else "") + statements[-1]
 
 
 def update_then_insert(
@@ -646,17 +657,25 @@ def update_then_insert(
 
 
 def update_then_insert_statement(
-    update: str, params: dict[str, Any], rows: Sequence[Row]
+    update: str,
+    params: dict[str, Any],
+    rows: Sequence[Row],
+    then: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """``update_then_insert`` as one PostgreSQL statement and its parameters; its row count is 1
-    exactly when the update matched."""
+    exactly when the update matched. ``then``: one more statement, an ``UPDATE`` whose text ends
+    with its ``WHERE`` clause, that also runs only if the update matched (``rows`` must not be
+    empty then)."""
     if not rows:
+        assert then is None, "then needs a row to insert"
         return update, params
     shape = tuple((row.table, tuple(row.values)) for row in rows)
     merged = dict(params)
     for i, row in enumerate(rows):
         merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
-    return _update_then_insert_sql(update, shape), merged
+    if then is not None:
+        merged.update(then[1])
+    return _update_then_insert_sql(update, shape, None if then is None else then[0]), merged
 
 
 _AGGREGATES = threading.local()

@@ -332,16 +332,18 @@ def update_statement(
     meta: str,
     version: int,
     rows: Sequence[Row] = (),
+    then: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """``update_order`` as one PostgreSQL statement (with the ``order_payments`` rows among the
-    inserts) and its parameters, to run on its own: its row count is 1 when it stored."""
+    inserts) and its parameters, to run on its own: its row count is 1 when it stored.
+    ``then``: a statement that runs with it if it stores (``update_then_insert_statement``)."""
     params = _update_params(order_id, change.columns, text, meta, version)
     added = [
         Row("order_payments", {"order_id": order_id, "payment_id": payment_id})
         for payment_id in change.new_payments
     ]
     update = _update_sql(tuple(sorted(change.columns)))
-    return update_then_insert_statement(update, params, [*rows, *added])
+    return update_then_insert_statement(update, params, [*rows, *added], then)
 
 
 _TOUCH = (
@@ -366,11 +368,17 @@ def touch_order(
 
 
 def touch_statement(
-    order_id: str, *, text: str, meta: str, version: int, rows: Sequence[Row] = ()
+    order_id: str,
+    *,
+    text: str,
+    meta: str,
+    version: int,
+    rows: Sequence[Row] = (),
+    then: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """``touch_order`` as one PostgreSQL statement and its parameters (as ``update_statement``)."""
     params = _update_params(order_id, {}, text, meta, version)
-    return update_then_insert_statement(_TOUCH, params, rows)
+    return update_then_insert_statement(_TOUCH, params, rows, then)
 
 
 def delete_order(conn: Connection, order_id: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -596,6 +597,37 @@ async def list_orders_postgres(db: Database, f: OrderFilter) -> tuple[list[str],
     key = _filter_key(f)
     counted = snapshot_lookup(db.url, key, rows[0][1]) if rows else None
     if counted is None:
-        (*counted, snapshot), *_ = await db.fetch_all(totals, params)
+        if rows:  # requests whose pages saw the same snapshot share one count
+            counting = _count_once(db, (key, rows[0][1]), totals, params)
+        else:
+            counting = db.fetch_all(totals, params)
+        (*counted, snapshot), *_ = await counting
         snapshot_remember(db.url, key, snapshot, counted)
     return _listed([row[0] for row in rows], counted)
+
+
+# totals statements running now, by database, filter and the snapshot their pages saw
+_COUNTING: dict[tuple[str, Hashable], asyncio.Future[list[Sequence[Any]]]] = {}
+
+
+async def _count_once(
+    db: Database, flight: Hashable, totals: str, params: dict[str, Any]
+) -> list[Sequence[Any]]:
+    """Run ``totals``, or wait for the same statement that another request of this process is
+    running for the same filter and page snapshot. Once anything commits, every list request
+    misses the remembered totals at once; without this, each of them counted ~30,000 rows
+    (the list by status) at the same time, and the database stalled them all for up to a
+    second."""
+    slot = (db.url, flight)
+    running = _COUNTING.get(slot)
+    if running is None:
+        running = asyncio.ensure_future(db.fetch_all(totals, params))
+        _COUNTING[slot] = running
+        running.add_done_callback(lambda done: _counted(slot, done))
+    return await asyncio.shield(running)  # a request that goes away leaves it to the others
+
+
+def _counted(slot: tuple[str, Hashable], done: asyncio.Future[list[Sequence[Any]]]) -> None:
+    _COUNTING.pop(slot, None)
+    if not done.cancelled():
+        done.exception()  # retrieved: every waiter may have gone

@@ -296,6 +296,12 @@ class _Prepared(Generic[T]):
     events: list[dict[str, Any]]
     change: repo.IndexChange  # index columns and payments it changes (none: nothing changed)
 
+    def rows(self) -> list[Row]:
+        """What is inserted with the new version: its history entry, then its events."""
+        order_id = self.attempt.after["id"]
+        history_row = repo.history_row(order_id, self.version, self.history)
+        return [history_row, *(Row("events", event) for event in self.events)]
+
 
 def _prepare(
     call: Call, op: Change[T], attempt: _Attempt[T], passed: Passed | None
@@ -338,11 +344,10 @@ def _store(conn: Connection, call: Call, prepared: _Prepared[Any]) -> tuple[Outc
             text=prepared.text,
             meta=prepared.meta,
             version=attempt.stored.version,
-            rows=[repo.history_row(attempt.after["id"], prepared.version, prepared.history)],
+            rows=prepared.rows(),
         )
         if not stored_ok:
             return None
-        outbox.insert(conn, prepared.events)
         fired = bool(prepared.events)
     _complete(conn, call, prepared.outcome)
     return prepared.outcome, fired
@@ -403,16 +408,13 @@ async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] 
             await db.write_one(*completion)
         return prepared.outcome, False
     attempt = prepared.attempt
-    order_id = attempt.after["id"]
-    rows = [repo.history_row(order_id, prepared.version, prepared.history)]
-    rows.extend(Row("events", event) for event in prepared.events)
     statement, params = repo.update_statement(
-        order_id,
+        attempt.after["id"],
         prepared.change,
         text=prepared.text,
         meta=prepared.meta,
         version=attempt.stored.version,
-        rows=rows,
+        rows=prepared.rows(),
         then=completion,
     )
     if await db.write_one(statement, params) != 1:
@@ -523,8 +525,9 @@ async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
     db = call.app.db
     if db.is_sqlite:
         return await db.write(functools.partial(_store_append, call=call, prepared=prepared))
-    statement, params = repo.touch_statement(
+    statement, params = repo.update_statement(
         prepared.op.order_id,
+        repo.UNCHANGED,
         text=prepared.text,
         meta=prepared.meta,
         version=prepared.stored.version,
@@ -538,9 +541,10 @@ async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
 
 def _store_append(conn: Connection, call: Call, prepared: _PreparedRow) -> Outcome | None:
     """``None`` (nothing written) when the order is no longer at the version read."""
-    stored_ok = repo.touch_order(
+    stored_ok = repo.update_order(
         conn,
         prepared.op.order_id,
+        repo.UNCHANGED,
         text=prepared.text,
         meta=prepared.meta,
         version=prepared.stored.version,

@@ -593,10 +593,11 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
 
 
+_Shape = tuple[tuple[str, tuple[str, ...]], ...]  # each row's table and columns
+
+
 @functools.lru_cache(maxsize=256)
-def _update_then_insert_sql(
-    update: str, rows: tuple[tuple[str, tuple[str, ...]], ...], then: str | None
-) -> str:
+def _update_then_insert_sql(update: str, rows: _Shape, then: str | None) -> str:
     """One PostgreSQL statement: the UPDATE, then each insert (and ``then``) only if the UPDATE
     changed a row.
 
@@ -620,17 +621,25 @@ def insert_statement(
     """``rows`` (of any tables, in order) inserted by one PostgreSQL statement, and its
     parameters: ``WITH r0 AS (INSERT …), r1 AS (INSERT …) INSERT …``; ``then``: one more
     statement run with them."""
-    merged: dict[str, Any] = {}
+    shape, merged = _shape_and_params({}, rows, then)
+    return _insert_rows_sql(shape, None if then is None else then[0]), merged
+
+
+def _shape_and_params(
+    params: dict[str, Any], rows: Sequence[Row], then: tuple[str, dict[str, Any]] | None
+) -> tuple[_Shape, dict[str, Any]]:
+    """What a one-statement write's text depends on, and its parameters: ``params``, each
+    row's values as ``r{i}_{column}``, and ``then``'s."""
+    merged = dict(params)
     for i, row in enumerate(rows):
         merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
     if then is not None:
         merged.update(then[1])
-    shape = tuple((row.table, tuple(row.values)) for row in rows)
-    return _insert_rows_sql(shape, None if then is None else then[0]), merged
+    return tuple((row.table, tuple(row.values)) for row in rows), merged
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_rows_sql(rows: tuple[tuple[str, tuple[str, ...]], ...], then: str | None) -> str:
+def _insert_rows_sql(rows: _Shape, then: str | None) -> str:
     statements = [] if then is None else [then]
     for i, (table, columns) in enumerate(rows):
         values = ", ".join(f":r{i}_{c}" for c in columns)
@@ -669,12 +678,7 @@ def update_then_insert_statement(
     if not rows:
         assert then is None, "then needs a row to insert"
         return update, params
-    shape = tuple((row.table, tuple(row.values)) for row in rows)
-    merged = dict(params)
-    for i, row in enumerate(rows):
-        merged.update({f"r{i}_{column}": value for column, value in row.values.items()})
-    if then is not None:
-        merged.update(then[1])
+    shape, merged = _shape_and_params(params, rows, then)
     return _update_then_insert_sql(update, shape, None if then is None else then[0]), merged
 
 

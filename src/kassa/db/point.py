@@ -56,8 +56,7 @@ def _broken(exc: BaseException) -> bool:
     server error (a server shutting down answers with an error and then no ReadyForQuery)."""
     if not isinstance(exc, asyncpg.PostgresError):
         return True
-    state = str(getattr(exc, "sqlstate", "") or "")
-    return state.startswith(("08", "57P"))
+    return _lost_state(exc)
 
 
 def _server_gone(exc: BaseException) -> bool:
@@ -66,6 +65,11 @@ def _server_gone(exc: BaseException) -> bool:
         exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError | OSError
     ):  # InternalClientError: the server's farewell arrived while the connection sat idle
         return True
+    return _lost_state(exc)
+
+
+def _lost_state(exc: BaseException) -> bool:
+    """A connection exception (08…) or the server shutting down (57P…)."""
     state = str(getattr(exc, "sqlstate", "") or "")
     return state.startswith(("08", "57P"))
 

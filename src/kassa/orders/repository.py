@@ -289,17 +289,24 @@ def index_change(old: Order, new: Order) -> IndexChange:
     return IndexChange(columns, tuple(sorted(payment_ids(new) - payment_ids(old))))
 
 
-def _update_params(
-    order_id: str, columns: dict[str, Any], text: str, meta: str, version: int
-) -> dict[str, Any]:
-    return {
-        **columns,
+def _update_parts(
+    order_id: str, change: IndexChange, text: str, meta: str, version: int, rows: Sequence[Row]
+) -> tuple[str, dict[str, Any], list[Row]]:
+    """The compare-and-set ``UPDATE`` of a write, its parameters, and the rows inserted only if
+    it matched: ``rows``, then the ``order_payments`` of payments the write adds."""
+    params = {
+        **change.columns,
         "doc": text,
         "meta": meta,
         "new_version": version + 1,
         "id": order_id,
         "version": version,
     }
+    added = [
+        Row("order_payments", {"order_id": order_id, "payment_id": payment_id})
+        for payment_id in change.new_payments
+    ]
+    return _update_sql(tuple(sorted(change.columns))), params, [*rows, *added]
 
 
 def update_order(
@@ -315,14 +322,10 @@ def update_order(
     """Compare-and-set: store ``text`` as ``version + 1`` only if the row is still ``version``,
     and only then insert ``rows`` (its history entry...) in the same round trip.
 
-    Only index columns whose value changed are written, so unchanged indexes are not touched.
+    Only index columns whose value changed are written, so unchanged indexes are not touched
+    (``UNCHANGED``: a write that changes no indexed field, only ``lastModified``).
     """
-    params = _update_params(order_id, change.columns, text, meta, version)
-    if not update_then_insert(conn, _update_sql(tuple(sorted(change.columns))), params, rows):
-        return False
-    for payment_id in change.new_payments:
-        insert_row(conn, "order_payments", {"order_id": order_id, "payment_id": payment_id})
-    return True
+    return update_then_insert(conn, *_update_parts(order_id, change, text, meta, version, rows))
 
 
 def update_statement(
@@ -335,51 +338,11 @@ def update_statement(
     rows: Sequence[Row] = (),
     then: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """``update_order`` as one PostgreSQL statement (with the ``order_payments`` rows among the
-    inserts) and its parameters, to run on its own: its row count is 1 when it stored.
-    ``then``: a statement that runs with it if it stores (``update_then_insert_statement``)."""
-    params = _update_params(order_id, change.columns, text, meta, version)
-    added = [
-        Row("order_payments", {"order_id": order_id, "payment_id": payment_id})
-        for payment_id in change.new_payments
-    ]
-    update = _update_sql(tuple(sorted(change.columns)))
-    return update_then_insert_statement(update, params, [*rows, *added], then)
-
-
-_TOUCH = (
-    "UPDATE orders SET doc = :doc, meta = :meta, version = :new_version"
-    " WHERE id = :id AND version = :version"
-)
-
-
-def touch_order(
-    conn: Connection,
-    order_id: str,
-    *,
-    text: str,
-    meta: str,
-    version: int,
-    rows: Sequence[Row] = (),
-) -> bool:
-    """Compare-and-set for a write that changes no indexed field (only ``lastModified``), and
-    ``rows`` inserted with it."""
-    params = _update_params(order_id, {}, text, meta, version)
-    return update_then_insert(conn, _TOUCH, params, rows)
-
-
-def touch_statement(
-    order_id: str,
-    *,
-    text: str,
-    meta: str,
-    version: int,
-    rows: Sequence[Row] = (),
-    then: tuple[str, dict[str, Any]] | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """``touch_order`` as one PostgreSQL statement and its parameters (as ``update_statement``)."""
-    params = _update_params(order_id, {}, text, meta, version)
-    return update_then_insert_statement(_TOUCH, params, rows, then)
+    """``update_order`` as one PostgreSQL statement and its parameters, to run on its own: its
+    row count is 1 when it stored. ``then``: a statement that runs with it if it stores
+    (``update_then_insert_statement``)."""
+    update, params, inserted = _update_parts(order_id, change, text, meta, version, rows)
+    return update_then_insert_statement(update, params, inserted, then)
 
 
 def delete_order(conn: Connection, order_id: str) -> None:

@@ -28,6 +28,8 @@
 #                    checkout_flow nonpsp_flow demo_flow console_orders console_order"   (the
 #                    floor runs those of get_order and post_transaction; console_*: the
 #                    operator console's orders page and order page, signed in as a viewer)
+#   BENCH_CHECKPOINT=1     0: measure right after seeding, without first flushing what it wrote
+#                          (bench/seed.py checkpoint: PostgreSQL CHECKPOINT, SQLite WAL checkpoint)
 #   BENCH_IDEMPOTENCY=1    every PATCH sends a unique Idempotency-Key header
 #   BENCH_KEEP=1           keep the temporary directory (SQLite database, server logs) for
 #                          inspection (a PostgreSQL server is always stopped and removed)
@@ -222,6 +224,9 @@ KASSA_BUILTIN_ADAPTERS=nonpsp_adapter,kassa_sandbox_psp_adapter,kassa_sandbox_sh
 # --- 3b. orders made through the API -----------------------------------------------------------
 "$BIN/python" bench/seed.py api --url "$URL" --key "$KEY" --merchant "$MERCHANT" \
     --channel "$CHANNEL" --patch-orders "$PATCH_ORDERS" --tx-orders "$TX_ORDERS" --out-dir "$DATA"
+if [[ ${BENCH_CHECKPOINT:-1} == 1 ]]; then
+    "$BIN/python" bench/seed.py checkpoint --database "$SEED_DB"
+fi
 
 # --- pre-flight: every scenario's requests must answer as expected ------------------------------
 api_get() {

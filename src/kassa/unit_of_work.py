@@ -68,6 +68,15 @@ MAX_ATTEMPTS = 4
 OPTIMISTIC_TRIES = 3
 
 
+@dataclass(frozen=True)
+class _Conflict:
+    """A prepared write found the order at another version: another write came first.
+    ``current``: the order as it is now, when the failed statement could tell (PostgreSQL
+    answers it with the compare-and-set); None: the next attempt reads it."""
+
+    current: repo.StoredOrder | None = None
+
+
 # The operations --------------------------------------------------------------------------------
 
 
@@ -359,8 +368,10 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
     first ``OPTIMISTIC_TRIES`` times, the change is made with the order locked, which cannot
     conflict: a write without callbacks never fails for concurrency (semantics §10)."""
     suppressed = call.request.headers.get("x-adapterid")
+    stored: repo.StoredOrder | None = None
     for _ in range(OPTIMISTIC_TRIES):
-        attempt = _propose(call, await _current(call, op.order_id), op.apply)
+        stored = stored or await _current(call, op.order_id)
+        attempt = _propose(call, stored, op.apply)
         if engine.calls_out(attempt.before, attempt.after, suppressed):
             return await _attempts(call, op, attempt, suppressed)
         engine.check(attempt.before, attempt.after)
@@ -368,9 +379,10 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
         if prepared.text is None and call.claim is None:
             return prepared.outcome, False  # nothing changed, nothing to record
         committed = await _commit(call, prepared)
-        if committed is not None:
+        if not isinstance(committed, _Conflict):
             return committed
         WRITE_CONFLICTS.inc()
+        stored = committed.current
 
     def locked(conn: Connection) -> tuple[Outcome, bool] | None:
         attempt = _propose(call, _locked(conn, call, op.order_id), op.apply)
@@ -380,12 +392,12 @@ async def _change(call: Call, op: Change[T]) -> tuple[Outcome, bool]:
         return _store(conn, call, _prepare(call, op, attempt, None))
 
     try:
-        committed = await call.app.db.write(locked)
+        done = await call.app.db.write(locked)
     except _CallsOut as calls_out:
         return await _attempts(call, op, calls_out.attempt, suppressed)
-    if committed is None:  # the row lock makes this unreachable; keep the CAS honest
+    if done is None:  # the row lock makes this unreachable; keep the CAS honest
         raise RuntimeError("order row changed while locked")
-    return committed
+    return done
 
 
 def _completion(call: Call, outcome: Outcome) -> tuple[str, dict[str, Any]] | None:
@@ -395,13 +407,14 @@ def _completion(call: Call, outcome: Outcome) -> tuple[str, dict[str, Any]] | No
     return idempotency.completion(call.claim, outcome, call.app.settings.idempotency_retention)
 
 
-async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] | None:
-    """Store a prepared attempt (``_store``); ``None`` when another write came first. On
-    PostgreSQL in one statement committed on its own, the idempotency claim's completion
-    included: two round trips in all with the point read."""
+async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] | _Conflict:
+    """Store a prepared attempt (``_store``), unless another write came first. On PostgreSQL
+    in one statement committed on its own, the idempotency claim's completion included: two
+    round trips in all with the point read."""
     db = call.app.db
     if db.is_sqlite:
-        return await db.write(functools.partial(_store, call=call, prepared=prepared))
+        stored = await db.write(functools.partial(_store, call=call, prepared=prepared))
+        return _Conflict() if stored is None else stored
     completion = _completion(call, prepared.outcome)
     if prepared.text is None:  # nothing changed: only the answer is recorded
         if completion is not None:
@@ -417,9 +430,19 @@ async def _commit(call: Call, prepared: _Prepared[Any]) -> tuple[Outcome, bool] 
         rows=prepared.rows(),
         then=completion,
     )
-    if await db.write_one(statement, params) != 1:
+    conflict = await _compare_and_set(call, statement, params, attempt.stored.version)
+    return conflict or (prepared.outcome, bool(prepared.events))
+
+
+async def _compare_and_set(
+    call: Call, statement: str, params: dict[str, Any], version: int
+) -> _Conflict | None:
+    """Run a write's statement (``repo.update_statement``); None when it stored."""
+    row = await call.app.db.write_row(statement, params)
+    assert row is not None, "update_statement answers one row"
+    if row[0]:
         return None
-    return prepared.outcome, bool(prepared.events)
+    return _Conflict(repo.found_instead(row, version))
 
 
 async def _current(call: Call, order_id: str) -> repo.StoredOrder:
@@ -445,16 +468,18 @@ async def _attempts(
 ) -> tuple[Outcome, bool]:
     state = call.app
     attempt = first
+    current: repo.StoredOrder | None = None
     for number in range(MAX_ATTEMPTS):
         if number:
-            attempt = _propose(call, await _current(call, op.order_id), op.apply)
+            attempt = _propose(call, current or await _current(call, op.order_id), op.apply)
         passed = await engine.run(state, attempt.before, attempt.after, attempt.meta, suppressed)
         attempt.after = passed.proposal
         prepared = _prepare(call, op, attempt, passed)
         committed = await _commit(call, prepared)
-        if committed is not None:
+        if not isinstance(committed, _Conflict):
             return committed
         WRITE_CONFLICTS.inc()
+        current = committed.current
     raise ConcurrentModification()
 
 
@@ -464,12 +489,15 @@ async def _attempts(
 async def _append_row(call: Call, op: Append) -> Outcome:
     """As ``_change``: prepared from a point read and stored if the order is still at that
     version; else made with the order locked."""
+    stored: repo.StoredOrder | None = None
     for _ in range(OPTIMISTIC_TRIES):
-        prepared = _prepare_append(call, op, await _current(call, op.order_id))
+        stored = stored or await _current(call, op.order_id)
+        prepared = _prepare_append(call, op, stored)
         done = await _commit_append(call, prepared)
-        if done is not None:
+        if not isinstance(done, _Conflict):
             return done
         WRITE_CONFLICTS.inc()
+        stored = done.current
 
     def locked(conn: Connection) -> Outcome:
         again = _prepare_append(call, op, _locked(conn, call, op.order_id))
@@ -520,11 +548,12 @@ def _prepare_append(call: Call, op: Append, stored: repo.StoredOrder) -> _Prepar
     return _PreparedRow(op, stored, text, orjson.dumps(meta).decode(), rows, outcome)
 
 
-async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
+async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | _Conflict:
     """Store a prepared row (``_store_append``), as ``_commit`` stores a change."""
     db = call.app.db
     if db.is_sqlite:
-        return await db.write(functools.partial(_store_append, call=call, prepared=prepared))
+        done = await db.write(functools.partial(_store_append, call=call, prepared=prepared))
+        return _Conflict() if done is None else done
     statement, params = repo.update_statement(
         prepared.op.order_id,
         repo.UNCHANGED,
@@ -534,9 +563,8 @@ async def _commit_append(call: Call, prepared: _PreparedRow) -> Outcome | None:
         rows=prepared.rows,
         then=_completion(call, prepared.outcome) if prepared.op.record else None,
     )
-    if await db.write_one(statement, params) != 1:
-        return None
-    return prepared.outcome
+    conflict = await _compare_and_set(call, statement, params, prepared.stored.version)
+    return conflict or prepared.outcome
 
 
 def _store_append(conn: Connection, call: Call, prepared: _PreparedRow) -> Outcome | None:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from kassa.db.engine import Database, Row, update_then_insert
+from kassa.db.engine import Database, Row, update_then_insert, update_then_insert_statement
+from kassa.orders.repository import StoredOrder, found_instead
 
 
 class Refused(Exception):
@@ -83,3 +84,47 @@ async def test_update_then_insert_inserts_only_when_the_update_matched(
         assert (version, a, b) == (2, [("x", 5)], [("x", "t")])
     else:
         assert (version, a, b) == (1, [], [])
+
+
+@pytest.mark.parametrize("matches", [True, False])
+async def test_update_statement_answers_the_row_it_found_instead(
+    db: Database, matches: bool
+) -> None:
+    """PostgreSQL: a compare-and-set statement with ``current`` answers whether it matched and,
+    when it did not, the row as it is now, inserting nothing."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite runs the statements in turn")
+    base = f"scratch_{secrets.token_hex(4)}"
+
+    def setup(conn: Connection) -> None:
+        conn.execute(text(f"CREATE TABLE {base}_v (id TEXT, version INTEGER, doc TEXT)"))
+        conn.execute(text(f"CREATE TABLE {base}_a (id TEXT, n INTEGER)"))
+        conn.execute(text(f"INSERT INTO {base}_v (id, version, doc) VALUES ('x', 3, 'three')"))
+
+    update = (
+        f"UPDATE {base}_v SET version = :new, doc = 'four' WHERE id = :id AND version = :version"
+    )
+    params = {"new": 4, "id": "x", "version": 3 if matches else 2}
+    current = f"SELECT doc, version FROM {base}_v WHERE id = :id"
+    await db.write(setup)
+    try:
+        statement, merged = update_then_insert_statement(
+            update, params, [Row(f"{base}_a", {"id": "x", "n": 5})], current=current
+        )
+        answer = await db.write_row(statement, merged)
+        rows = await db.fetch_all(f"SELECT id, n FROM {base}_a", {})
+        version = (await db.fetch_all(f"SELECT version FROM {base}_v", {}))[0][0]
+    finally:
+        await db.write(lambda conn: [conn.execute(text(f"DROP TABLE {base}_{s}")) for s in "va"])
+    if matches:
+        assert (tuple(answer or ()), rows, version) == ((True, None, None), [("x", 5)], 4)
+    else:
+        assert (tuple(answer or ()), rows, version) == ((False, "three", 3), [], 3)
+
+
+def test_found_instead_takes_only_a_newer_version() -> None:
+    newer = found_instead((False, "{}", 5, "{}"), 4)
+    assert newer == StoredOrder("{}", 5, "{}")
+    # the statement's snapshot predates the write that came first: a new read must tell
+    assert found_instead((False, "{}", 4, "{}"), 4) is None
+    assert found_instead((False, None, None, None), 4) is None  # the order is gone

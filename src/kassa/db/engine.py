@@ -377,15 +377,27 @@ class Database:
         asyncpg pool of ``kassa.db.point``): no ``BEGIN`` and ``COMMIT`` round trips, and the
         connection is held only while the statement runs. Returns the rows it changed. Not run
         again after a lost connection: whether it committed is unknown (a 503)."""
+        status = await self._write(self._points.execute, sql, params)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def write_row(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """As ``write_one``, for a write statement that answers a row: that row."""
+        return await self._write(self._points.fetch_one, sql, params)
+
+    async def _write(
+        self,
+        run: Callable[[str, Mapping[str, Any]], Awaitable[T]],
+        sql: str,
+        params: Mapping[str, Any],
+    ) -> T:
         assert not self.is_sqlite
         try:
-            status = await self._points.execute(sql, params)
+            return await run(sql, params)
         except Exception as exc:
             error = unavailable(exc)
             if error is None:
                 raise
             raise error from exc
-        return int(status.rsplit(" ", 1)[-1])
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row of a single-statement read in plain SQL (a page of a list): SQLite on the
@@ -597,12 +609,17 @@ _Shape = tuple[tuple[str, tuple[str, ...]], ...]  # each row's table and columns
 
 
 @functools.lru_cache(maxsize=256)
-def _update_then_insert_sql(update: str, rows: _Shape, then: str | None) -> str:
+def _update_then_insert_sql(
+    update: str, rows: _Shape, then: str | None, current: str | None = None
+) -> str:
     """One PostgreSQL statement: the UPDATE, then each insert (and ``then``) only if the UPDATE
     changed a row.
 
     ``WITH u AS (UPDATE … RETURNING 1), r0 AS (INSERT … SELECT … FROM u) INSERT … SELECT …
-    FROM u``: the statement's row count is 1 exactly when the UPDATE matched.
+    FROM u``: the statement's row count is 1 exactly when the UPDATE matched. With ``current``
+    every insert is a ``WITH`` part and the statement answers one row: whether the UPDATE
+    matched, then ``current``'s columns (``NULL`` when it matched; the index lookup is not run
+    then).
     """
     parts = [f"WITH u AS ({update} RETURNING 1)"]
     if then is not None:
@@ -611,8 +628,14 @@ def _update_then_insert_sql(update: str, rows: _Shape, then: str | None) -> str:
     for i, (table, columns) in enumerate(rows):
         values = ", ".join(f":r{i}_{c}" for c in columns)
         inserts.append(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM u")
-    parts.extend(f", r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
-    return "".join(parts) + " " + inserts[-1]
+    if current is None:
+        parts.extend(f", r{i} AS ({sql})" for i, sql in enumerate(inserts[:-1]))
+        return "".join(parts) + " " + inserts[-1]
+    parts.extend(f", r{i} AS ({sql})" for i, sql in enumerate(inserts))
+    return "".join(parts) + (
+        " SELECT EXISTS (SELECT 1 FROM u), c.* FROM (SELECT 1) AS one"
+        f" LEFT JOIN LATERAL ({current} AND NOT EXISTS (SELECT 1 FROM u)) AS c ON true"
+    )
 
 
 def insert_statement(
@@ -670,16 +693,25 @@ def update_then_insert_statement(
     params: dict[str, Any],
     rows: Sequence[Row],
     then: tuple[str, dict[str, Any]] | None = None,
+    current: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """``update_then_insert`` as one PostgreSQL statement and its parameters; its row count is 1
     exactly when the update matched. ``then``: one more statement, an ``UPDATE`` whose text ends
     with its ``WHERE`` clause, that also runs only if the update matched (``rows`` must not be
-    empty then)."""
-    if not rows:
+    empty then, unless ``current`` is given).
+
+    ``current``: a query for the row as it is now, ending with its ``WHERE`` clause (with the
+    update's parameters); the statement then answers one row, ``(matched, *current's columns)``,
+    those ``NULL`` when it matched. A compare-and-set that finds another version so hands back
+    what it found without another round trip. Its snapshot is the statement's: when the other
+    write committed while this statement waited for the row, ``current`` shows the older version.
+    """
+    if not rows and current is None:
         assert then is None, "then needs a row to insert"
         return update, params
     shape, merged = _shape_and_params(params, rows, then)
-    return _update_then_insert_sql(update, shape, None if then is None else then[0]), merged
+    text = _update_then_insert_sql(update, shape, None if then is None else then[0], current)
+    return text, merged
 
 
 _AGGREGATES = threading.local()

@@ -132,6 +132,8 @@ _GET = (
     " WHERE id = :id AND merchant = :merchant AND channel = :channel"
 )
 _LOCK = _GET + " FOR UPDATE"
+# the order as it is now, with a compare-and-set that did not match (update_statement)
+_CURRENT = "SELECT doc, version, meta FROM orders WHERE id = :id"
 _INSERT_HISTORY = (
     "INSERT INTO history (order_id, sequence, entry) VALUES (:order_id, :sequence, :entry)"
 )
@@ -338,11 +340,21 @@ def update_statement(
     rows: Sequence[Row] = (),
     then: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """``update_order`` as one PostgreSQL statement and its parameters, to run on its own: its
-    row count is 1 when it stored. ``then``: a statement that runs with it if it stores
+    """``update_order`` as one PostgreSQL statement and its parameters, to run on its own. It
+    answers one row: whether it stored, then, when it did not, the order as it is now (see
+    ``found_instead``). ``then``: a statement that runs with it if it stores
     (``update_then_insert_statement``)."""
     update, params, inserted = _update_parts(order_id, change, text, meta, version, rows)
-    return update_then_insert_statement(update, params, inserted, then)
+    return update_then_insert_statement(update, params, inserted, then, _CURRENT)
+
+
+def found_instead(row: Sequence[Any], version: int) -> StoredOrder | None:
+    """The order ``update_statement`` found instead of ``version``, from its answer when it did
+    not store; None when the order is gone, or when the statement's snapshot predates the write
+    that came first (it waited for that write's row lock): then only a new read can tell."""
+    if row[1] is None or row[2] <= version:
+        return None
+    return StoredOrder(row[1], row[2], row[3])
 
 
 def delete_order(conn: Connection, order_id: str) -> None:

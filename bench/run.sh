@@ -418,7 +418,7 @@ measure_scenario() {
     say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (run $run of $REPEAT)"
     # CPU used during the measured run, in cores: the server processes (from /proc), the
     # PostgreSQL server (from /proc) and wrk (bash's `time`), each divided by wrk's wall-clock time
-    curl -fsS -o "$TMP/$name.metrics-before" "$URL/metrics" || : >"$TMP/$name.metrics-before"
+    curl -fsS -o "$TMP/$name.metrics-before" "$URL/metrics" 2>/dev/null || : >"$TMP/$name.metrics-before"
     ticks_before=$(server_ticks)
     db_before=$(db_ticks)
     { time BENCH_SCENARIO=$name wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
@@ -426,7 +426,7 @@ measure_scenario() {
         2>"$TMP/$name.err"; } 2>"$TMP/$name.time"
     ticks_after=$(server_ticks)
     db_after=$(db_ticks)
-    curl -fsS -o "$TMP/$name.metrics-after" "$URL/metrics" || : >"$TMP/$name.metrics-after"
+    curl -fsS -o "$TMP/$name.metrics-after" "$URL/metrics" 2>/dev/null || : >"$TMP/$name.metrics-after"
     cat "$TMP/$name.err" >&2
     tee -a "$WRK_LOG" <"$TMP/$name.txt"
     read -r wall user sys < <(tail -n 1 "$TMP/$name.time")
